@@ -1,0 +1,5 @@
+"""Command-line shell."""
+
+from nextbest.cli.main import app, main
+
+__all__ = ["app", "main"]

@@ -1,0 +1,440 @@
+"""The `nextbest` command line (Typer). Thin: parse, call the engine, print."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from nextbest.errors import ConfigError, NextbestError
+from nextbest.types import Decision, DecisionRequest, Placement
+
+app = typer.Typer(
+    name="nextbest",
+    help="nextbest — real-time next-best-action engine.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+config_app = typer.Typer(help="Work with configuration folders.", no_args_is_help=True)
+import_app = typer.Typer(help="Bulk-load data.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+app.add_typer(import_app, name="import")
+
+out = Console()
+err = Console(stderr=True)
+
+DEFAULT_DB = "nextbest.db"
+DbOption = Annotated[
+    str, typer.Option("--db", help="Store URL or SQLite file path.", envvar="NEXTBEST_DB")
+]
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        help="Configuration folder (default: the packaged demo bank).",
+        envvar="NEXTBEST_CONFIG",
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def _open(db: str, config: Path | None, **kwargs: Any) -> Any:
+    from nextbest.decision.engine import Engine
+
+    try:
+        return Engine.open(db, config, **kwargs)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from None
+    except NextbestError as exc:
+        raise _fail(str(exc)) from None
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    )
+
+
+# --- decide / outcome / history ----------------------------------------------------------
+
+
+def _parse_placement(text: str) -> Placement:
+    name, _, count = text.partition(":")
+    if count and not count.isdigit():
+        raise _fail(f"--placement `{text}`: write NAME or NAME:COUNT", 2)
+    return Placement(name, int(count) if count else 1)
+
+
+def _parse_context(items: list[str]) -> dict[str, Any]:
+    context: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise _fail(f"--context `{item}`: write KEY=VALUE", 2)
+        try:
+            context[key] = json.loads(value)
+        except json.JSONDecodeError:
+            context[key] = value
+    return context
+
+
+def decision_document(decision: Decision) -> dict[str, Any]:
+    doc = asdict(decision)
+    doc["time"] = decision.time.isoformat()
+    doc["direction"] = decision.direction.value
+    return doc
+
+
+@app.command()
+def decide(
+    channel: Annotated[str, typer.Option(help="Channel, e.g. web, app, email.")],
+    placement: Annotated[
+        list[str], typer.Option(help="Placement NAME or NAME:COUNT; repeatable.")
+    ],
+    customer: Annotated[str | None, typer.Option(help="customer_id; omit for anonymous.")] = None,
+    context: Annotated[list[str], typer.Option(help="Context KEY=VALUE; repeatable.")] = [],  # noqa: B006
+    assurance: Annotated[int, typer.Option(help="Identity assurance level 0–4.")] = 0,
+    interaction: Annotated[str | None, typer.Option(help="interaction_id.")] = None,
+    explain: Annotated[bool, typer.Option(help="Explain every removed action.")] = False,
+    db: DbOption = DEFAULT_DB,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Decide the next best actions for one customer and record the decision."""
+    engine = _open(db, config)
+    try:
+        request = DecisionRequest(
+            channel=channel,
+            placements=tuple(_parse_placement(p) for p in placement),
+            customer_id=customer,
+            context=_parse_context(context),
+            assurance_level=assurance,
+            interaction_id=interaction,
+            explain=explain,
+        )
+        result = engine.decide(request)
+    except NextbestError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        engine.close()
+    if as_json:
+        _print_json(decision_document(result))
+        return
+    out.print(f"decision [bold]{result.decision_id}[/bold]  config {result.config_version}")
+    table = Table("placement", "#", "action", "treatment", "propensity", "value", "priority", "P(selected)", "content")
+    for a in result.actions:
+        table.add_row(
+            a.placement, str(a.rank), a.action_id, a.treatment_id, f"{a.propensity:.3f}",
+            f"{a.value:g}", f"{a.priority:.4g}", f"{a.selection_probability:.2f}", a.content,
+        )
+    out.print(table)
+    for hint in result.step_up:
+        out.print(f"step up: {hint.action_id} needs assurance level {hint.required_level}")
+    for removal in result.removed:
+        rule = f" — `{removal.rule}`" if removal.rule else ""
+        out.print(f"removed {removal.action_id} at {removal.stage}: {removal.reason}{rule}")
+
+
+@app.command()
+def outcome(
+    decision_id: Annotated[str, typer.Argument(help="The decision_id the action came from.")],
+    action_id: Annotated[str, typer.Argument(help="The action the customer responded to.")],
+    outcome: Annotated[str, typer.Argument(help="impression|clicked|accepted|rejected|ignored|converted")],
+    value: Annotated[float | None, typer.Option(help="Revenue, for converted.")] = None,
+    key: Annotated[str | None, typer.Option(help="Idempotency key.")] = None,
+    db: DbOption = DEFAULT_DB,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Record an outcome for an action of an earlier decision; the models learn at once."""
+    engine = _open(db, config)
+    try:
+        recorded = engine.record_outcome(
+            decision_id, action_id, outcome, value=value, idempotency_key=key
+        )
+    except NextbestError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        engine.close()
+    if as_json:
+        _print_json({"recorded": recorded, "duplicate": not recorded})
+    else:
+        out.print("recorded" if recorded else "already recorded (duplicate ignored)")
+
+
+@app.command()
+def history(
+    customer: Annotated[str | None, typer.Option(help="Only this customer_id.")] = None,
+    decision: Annotated[str | None, typer.Option(help="One decision, with its actions.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 20,
+    db: DbOption = DEFAULT_DB,
+    as_json: JsonOption = False,
+) -> None:
+    """Inspect the interaction history: decisions, impressions and outcomes."""
+    from nextbest.store import open_store
+
+    try:
+        store = open_store(db)
+    except NextbestError as exc:
+        raise _fail(str(exc)) from None
+    try:
+        if decision is not None:
+            stored = store.get_decision(decision)
+            if stored is None:
+                raise _fail(f"decision_id: no decision `{decision}`")
+            rows = store.history(decision_id=decision, limit=limit)
+            data: dict[str, Any] = {"decision": asdict(stored), "interactions": [asdict(r) for r in rows]}
+        else:
+            decisions = store.decisions(customer_id=customer, limit=limit)
+            rows = store.history(customer_id=customer, limit=limit)
+            data = {
+                "counts": store.counts(),
+                "decisions": [asdict(d) for d in decisions],
+                "interactions": [asdict(r) for r in rows],
+            }
+    finally:
+        store.close()
+    if as_json:
+        _print_json(data)
+        return
+    if "counts" in data:
+        out.print("counts: " + ", ".join(f"{k}={v}" for k, v in data["counts"].items()))
+    table = Table("time", "customer", "decision", "action", "channel", "outcome", "value")
+    for r in rows:
+        table.add_row(
+            datetime.fromtimestamp(r.ts, UTC).isoformat(timespec="seconds"),
+            r.customer_id or "-", r.decision_id[:8], r.action_id, r.channel, r.outcome,
+            "" if r.value is None else f"{r.value:g}",
+        )
+    out.print(table)
+
+
+# --- config -------------------------------------------------------------------------------
+
+
+@config_app.command("validate")
+def config_validate(
+    folder: Annotated[Path | None, typer.Argument(help="Folder (default: the demo bank).")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Check a configuration folder and report every problem with file and line."""
+    from nextbest.config.loader import load_config
+    from nextbest.decision.engine import default_config_dir
+
+    try:
+        config = load_config(folder or default_config_dir())
+    except ConfigError as exc:
+        if as_json:
+            _print_json({"valid": False, "problems": [asdict(p) for p in exc.problems]})
+        else:
+            for problem in exc.problems:
+                err.print(str(problem), highlight=False, markup=False)
+            err.print(f"{len(exc.problems)} problem(s)")
+        raise typer.Exit(1) from None
+    summary = {
+        "valid": True,
+        "version": config.version,
+        "issues": len(config.issues),
+        "groups": len(config.groups),
+        "actions": config.n_actions,
+        "rules": len(config.rules),
+        "contact_policies": len(config.contact_rules),
+    }
+    if as_json:
+        _print_json(summary)
+    else:
+        out.print(
+            f"valid: {summary['actions']} actions in {summary['groups']} groups over "
+            f"{summary['issues']} issues, {summary['rules']} distinct rules, "
+            f"{summary['contact_policies']} contact policies (version {summary['version']})"
+        )
+
+
+# --- import -------------------------------------------------------------------------------
+
+
+def _rows(path: Path, fmt: str) -> Iterator[dict[str, Any]]:
+    import polars as pl
+
+    if fmt == "parquet":
+        frame = pl.scan_parquet(path)
+        for batch in frame.collect().iter_slices(5000):
+            yield from batch.iter_rows(named=True)
+    else:
+        reader = pl.read_csv_batched(path, infer_schema=False, batch_size=5000)
+        while batches := reader.next_batches(1):
+            for batch in batches:
+                yield from batch.iter_rows(named=True)
+
+
+@import_app.command("profiles")
+def import_profiles(
+    file: Annotated[Path, typer.Argument(help="CSV or Parquet file, one customer a row.")],
+    id_column: Annotated[str, typer.Option(help="Column with the customer_id.")] = "customer_id",
+    db: DbOption = DEFAULT_DB,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Import customer profiles; each row is validated against the schema, all or nothing."""
+    from nextbest.profile import TraitError
+
+    if not file.is_file():
+        raise _fail(f"{file}: file not found")
+    fmt = "parquet" if file.suffix.lower() in (".parquet", ".pq") else "csv"
+    engine = _open(db, config)
+    imported = 0
+    rejected: list[dict[str, Any]] = []
+    batch: list[tuple[str, dict[str, Any]]] = []
+    try:
+        from nextbest.profile.traits import validate_traits
+
+        types = engine.config.env.profile
+        ts = engine.clock.now().timestamp()
+        with _progress() as progress:
+            task = progress.add_task(f"importing {file.name}", total=None)
+            for line, row in enumerate(_rows(file, fmt), start=2 if fmt == "csv" else 1):
+                customer_id = row.pop(id_column, None)
+                if customer_id in (None, ""):
+                    rejected.append({"row": line, "field": id_column, "message": "missing customer_id"})
+                    continue
+                try:
+                    traits = validate_traits(types, row)
+                except TraitError as exc:
+                    rejected.append({"row": line, "field": exc.field, "message": exc.message})
+                    continue
+                batch.append((str(customer_id), traits))
+                if len(batch) >= 5000:
+                    imported += engine.store.upsert_profiles(batch, ts)
+                    progress.advance(task, len(batch))
+                    batch.clear()
+            if batch:
+                imported += engine.store.upsert_profiles(batch, ts)
+    except Exception as exc:  # a file polars cannot read at all
+        if isinstance(exc, typer.Exit):
+            raise
+        raise _fail(f"{file}: cannot read as {fmt}: {exc}") from None
+    finally:
+        engine.close()
+    summary = {"imported": imported, "rejected": len(rejected), "errors": rejected[:100]}
+    if as_json:
+        _print_json(summary)
+    else:
+        out.print(f"imported {imported} profiles, rejected {len(rejected)}")
+        for r in rejected[:20]:
+            out.print(f"  row {r['row']}: {r['field']}: {r['message']}", highlight=False)
+    if rejected and not imported:
+        raise typer.Exit(1)
+
+
+# --- simulate / demo ----------------------------------------------------------------------
+
+
+def _run_simulation(
+    db: str, config: Path | None, days: int, customers: int, interactions: int, seed: int
+) -> Any:
+    from nextbest.clock import FixedClock
+    from nextbest.sim.simulator import START, simulate
+
+    engine = _open(db, config, clock=FixedClock(START), seed=seed)
+    try:
+        with _progress() as progress:
+            task = progress.add_task("simulating", total=days * interactions)
+            report = simulate(
+                engine,
+                days=days,
+                customers=customers,
+                interactions_per_day=interactions,
+                seed=seed,
+                progress=lambda done, total: progress.update(task, completed=done),
+            )
+    except NextbestError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        engine.close()
+    return report
+
+
+def _print_report(report: Any) -> None:
+    data = report.as_dict()
+    table = Table("day", "engine", "random", "oracle", "engine value", title="acceptance rate per day")
+    for day in data["days"]:
+        table.add_row(
+            str(day["day"]),
+            f"{day['acceptance_rate']:.2%}",
+            f"{day['baseline_acceptance_rate']:.2%}",
+            f"{day['oracle_acceptance_rate']:.2%}",
+            f"{day['value']:,.0f}",
+        )
+    out.print(table)
+    lift = data["last5_lift_vs_baseline"]
+    out.print(
+        f"last 5 days: engine {data['last5_acceptance_rate']:.2%}, random "
+        f"{data['last5_baseline_acceptance_rate']:.2%}, oracle "
+        f"{data['last5_oracle_acceptance_rate']:.2%}"
+        + (f" — {lift:.2f}× the random baseline" if lift else "")
+    )
+
+
+@app.command()
+def simulate(
+    days: Annotated[int, typer.Option(min=1, max=3650)] = 30,
+    customers: Annotated[int, typer.Option(min=10, max=1_000_000)] = 20_000,
+    interactions: Annotated[int, typer.Option(help="Interactions per day.", min=1)] = 1000,
+    seed: Annotated[int, typer.Option()] = 7,
+    db: DbOption = DEFAULT_DB,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Send simulated customers through the engine; compare with random and an oracle."""
+    report = _run_simulation(db, config, days, customers, interactions, seed)
+    if as_json:
+        _print_json(report.as_dict())
+    else:
+        _print_report(report)
+
+
+@app.command()
+def demo(
+    days: Annotated[int, typer.Option(min=1, max=365)] = 14,
+    customers: Annotated[int, typer.Option(min=10, max=1_000_000)] = 20_000,
+    interactions: Annotated[int, typer.Option(help="Interactions per day.", min=1)] = 1000,
+    db: DbOption = DEFAULT_DB,
+    config: ConfigOption = None,
+) -> None:
+    """Run the demo bank: generate customers, simulate days of decisions, show the result."""
+    out.print(f"[bold]nextbest demo[/bold] — store {db}, {customers:,} customers, {days} days")
+    report = _run_simulation(db, config, days, customers, interactions, 7)
+    _print_report(report)
+    out.print(
+        f"Try: nextbest decide --db {db} --customer C000001 --channel web "
+        "--placement hero --context page=cards --assurance 1 --explain"
+    )
+
+
+def main() -> None:
+    app()

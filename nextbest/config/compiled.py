@@ -1,0 +1,144 @@
+"""A loaded configuration, compiled for fast decisions.
+
+Per-action facts live in numpy arrays indexed by action position, so a decision filters
+and scores a whole library of actions with a handful of vector operations. Rules are
+deduplicated: `rules[i]` is evaluated at most once per decision, and `stage_rule_actions`
+says which actions each rule guards.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Literal
+
+import jinja2
+import numpy as np
+import numpy.typing as npt
+
+from nextbest.config.models import ArbitrationSpec, ChannelSpec, SchemaFile
+from nextbest.rules import CompiledRule, TypeEnv
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+#: the filter stages of the pipeline, in order; explanations name them
+STAGES = (
+    "validity",
+    "consent",
+    "assurance",
+    "eligibility",
+    "applicability",
+    "suitability",
+    "contact_policy",
+    "arbitration",
+)
+ENGAGEMENT_STAGES = ("eligibility", "applicability", "suitability")
+
+
+@dataclass(frozen=True, slots=True)
+class Treatment:
+    id: str
+    action_id: str
+    channel: str
+    placement: str
+    content: str
+    template: jinja2.Template | None  # None when the content has no `{{ }}` tokens
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    index: int
+    id: str
+    name: str
+    issue: str
+    group: str
+    purpose: str
+    min_assurance: int
+    tags: tuple[str, ...]
+    enabled: bool
+    value: float | None  # None: computed by `value_rule`
+    value_rule: int | None  # index into CompiledConfig.rules
+    lever: float  # issue × group × action lever
+    stage_rules: dict[str, tuple[int, ...]]  # stage → rule indices, all-actions level first
+    treatments: tuple[Treatment, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LimitRule:
+    id: str
+    level: Literal["channel", "issue", "group", "action"]
+    channel: str | None
+    issue: str | None
+    group: str | None  # "issue/group" key
+    max: int
+    window: timedelta
+
+
+@dataclass(frozen=True, slots=True)
+class SuppressionRule:
+    id: str
+    level: Literal["action", "group"]
+    channel: str | None
+    after: Literal["impressions_without_response", "rejections"]
+    count: int
+    window: timedelta
+    pause: timedelta
+
+
+ContactRule = LimitRule | SuppressionRule
+
+
+@dataclass(frozen=True, slots=True)
+class ContextWeight:
+    rule: int
+    weight: float
+    applies: BoolArray  # which actions it weighs
+
+
+@dataclass(frozen=True, eq=False)  # identity hash: configs key per-config caches
+class CompiledConfig:
+    version: str
+    files: dict[str, str]
+    name: str
+    schema: SchemaFile
+    env: TypeEnv
+    channels: dict[str, ChannelSpec]
+    purposes: dict[str, str]  # purpose → basis
+    arbitration: ArbitrationSpec
+    actions: tuple[Action, ...]
+    rules: tuple[CompiledRule, ...]
+    contact_rules: tuple[ContactRule, ...]
+    context_weights: tuple[ContextWeight, ...]
+    issues: tuple[str, ...]
+    groups: tuple[str, ...]  # "issue/group"
+    # --- arrays over actions ---
+    issue_idx: IntArray
+    group_idx: IntArray
+    lever: FloatArray
+    min_assurance: IntArray
+    valid_from: FloatArray  # epoch seconds, -inf when open
+    valid_until: FloatArray  # epoch seconds, +inf when open
+    enabled: BoolArray
+    purpose_idx: IntArray
+    purpose_names: tuple[str, ...]
+    value_const: FloatArray  # NaN where the value is a rule
+    # stage → rule index → actions guarded by that rule in that stage
+    stage_rule_actions: dict[str, tuple[IntArray, ...]]
+    # (channel, placement) → action indices with a treatment there
+    candidates: dict[tuple[str, str], IntArray]
+    # (channel, placement, action index) → the treatment variants
+    treatments: dict[tuple[str, str, int], tuple[Treatment, ...]]
+    action_index: dict[str, int] = field(default_factory=dict)
+    treatment_index: dict[str, Treatment] = field(default_factory=dict)
+    # channel → distinct rule indices any candidate of that channel might need
+    channel_rules: dict[str, IntArray] = field(default_factory=dict)
+    max_history_window: timedelta = timedelta(0)
+
+    @property
+    def n_actions(self) -> int:
+        return len(self.actions)
+
+    def action(self, action_id: str) -> Action:
+        return self.actions[self.action_index[action_id]]

@@ -1,0 +1,233 @@
+"""The shape of each configuration file, as pydantic models.
+
+These models check structure and simple values (unknown keys, types, ranges). Everything
+that needs more than one file — rules against the schema, references between ids — is
+checked when the folder is compiled (`nextbest.config.loader`).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time, timedelta
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+
+from nextbest.types import Direction
+
+_ID = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
+Id = Annotated[str, Field(pattern=_ID, max_length=120)]
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_duration(value: object) -> timedelta:
+    """`30d`, `12h`, `15m`, `2w`, `45s` → timedelta."""
+    if isinstance(value, timedelta):
+        return value
+    match = _DURATION.match(str(value))
+    if not match:
+        raise ValueError(f"`{value}` is not a duration; write e.g. 7d, 12h, 30m or 2w")
+    return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+def _rule_list(value: object) -> object:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    return value
+
+
+RuleList = Annotated[list[str], BeforeValidator(_rule_list)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- schema.yaml -------------------------------------------------------------------------
+
+
+class FieldSpec(_Model):
+    type: str
+    pii: bool = False
+    protected: bool = False
+    description: str | None = None
+
+
+def _field_spec(value: object) -> object:
+    return {"type": value} if isinstance(value, str) else value
+
+
+FieldEntry = Annotated[FieldSpec, BeforeValidator(_field_spec)]
+
+
+class SchemaFile(_Model):
+    profile: dict[str, FieldEntry] = Field(default_factory=dict)
+    context: dict[str, FieldEntry] = Field(default_factory=dict)
+
+
+# --- nextbest.yaml -----------------------------------------------------------------------
+
+
+class QuietHours(_Model):
+    start: time
+    end: time
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _clock_time(cls, value: object) -> object:
+        if isinstance(value, int):  # YAML reads 21:00 as sexagesimal 1260
+            return time(value // 60, value % 60)
+        return value
+
+
+class PlacementSpec(_Model):
+    fallback: str | None = None
+    max_count: int = Field(default=10, ge=1, le=100)
+
+
+def _placements(value: object) -> object:
+    if isinstance(value, list):  # `placements: [hero, sidebar]`
+        return {str(name): {} for name in value}
+    if isinstance(value, dict):
+        return {k: ({} if v is None else v) for k, v in value.items()}
+    return value
+
+
+class ChannelSpec(_Model):
+    direction: Direction
+    placements: Annotated[dict[str, PlacementSpec], BeforeValidator(_placements)]
+    content_type: Literal["text", "html"] = "text"
+    quiet_hours: QuietHours | None = None
+    # Whether a returned decision counts as an impression for contact policies. Outbound
+    # decisions are sends, so they always count; inbound ones by default only when the
+    # channel reports an `impression` outcome.
+    count_returned_as_impression: bool | None = None
+
+
+class PurposeSpec(_Model):
+    basis: Literal["consent", "legitimate_interest"]
+    description: str | None = None
+
+
+class ArbitrationSpec(_Model):
+    max_per_group: int = Field(default=1, ge=0)  # 0 = no limit
+    exploration: Literal["thompson", "mean"] = "thompson"
+    selection_draws: int = Field(default=64, ge=0, le=10_000)
+    timezone_field: str = "timezone"
+    default_timezone: str = "UTC"
+
+
+class SettingsFile(_Model):
+    name: str = "nextbest"
+    channels: dict[str, ChannelSpec]
+    purposes: dict[str, PurposeSpec]
+    arbitration: ArbitrationSpec = ArbitrationSpec()
+
+
+# --- policies.yaml -----------------------------------------------------------------------
+
+
+class LimitPolicy(_Model):
+    """At most `max` sends per customer within `window`, counted per `level`."""
+
+    id: Id
+    type: Literal["limit"]
+    level: Literal["channel", "issue", "group", "action"] = "channel"
+    channel: str | None = None
+    issue: str | None = None
+    group: str | None = None
+    max: int = Field(ge=0)
+    window: Duration
+    description: str | None = None
+
+
+class SuppressionPolicy(_Model):
+    """Pause an action (or its group) for `pause` after `count` unanswered impressions or
+    `count` rejections within `window`."""
+
+    id: Id
+    type: Literal["suppression"]
+    level: Literal["action", "group"] = "action"
+    channel: str | None = None
+    after: Literal["impressions_without_response", "rejections"]
+    count: int = Field(ge=1)
+    window: Duration
+    pause: Duration
+    description: str | None = None
+
+
+ContactPolicySpec = Annotated[LimitPolicy | SuppressionPolicy, Field(discriminator="type")]
+
+
+class ContextWeightSpec(_Model):
+    when: str
+    weight: float = Field(ge=0)
+    issue: str | None = None
+    group: str | None = None
+    action: str | None = None
+    tag: str | None = None
+
+
+class PoliciesFile(_Model):
+    eligibility: RuleList = Field(default_factory=list)
+    applicability: RuleList = Field(default_factory=list)
+    suitability: RuleList = Field(default_factory=list)
+    contact_policies: list[ContactPolicySpec] = Field(default_factory=list)
+    context_weights: list[ContextWeightSpec] = Field(default_factory=list)
+
+
+# --- issues/*.yaml -----------------------------------------------------------------------
+
+
+class TreatmentSpec(_Model):
+    id: Id
+    channel: str
+    placement: str
+    content: str = ""
+
+
+class ValidWindow(_Model):
+    from_: date | datetime | None = Field(default=None, alias="from")
+    until: date | datetime | None = None
+
+
+class ActionSpec(_Model):
+    id: Id
+    name: str | None = None
+    description: str | None = None
+    value: float | str = 1.0
+    purpose: str
+    min_assurance: int = Field(default=0, ge=0, le=4)
+    valid: ValidWindow | None = None
+    tags: list[str] = Field(default_factory=list)
+    enabled: bool = True
+    lever: float = Field(default=1.0, ge=0)
+    eligibility: RuleList = Field(default_factory=list)
+    applicability: RuleList = Field(default_factory=list)
+    suitability: RuleList = Field(default_factory=list)
+    treatments: list[TreatmentSpec] = Field(min_length=1)
+
+
+class GroupSpec(_Model):
+    group: Id
+    lever: float = Field(default=1.0, ge=0)
+    eligibility: RuleList = Field(default_factory=list)
+    applicability: RuleList = Field(default_factory=list)
+    suitability: RuleList = Field(default_factory=list)
+    actions: list[ActionSpec] = Field(min_length=1)
+
+
+class IssueFile(_Model):
+    issue: Id
+    lever: float = Field(default=1.0, ge=0)
+    eligibility: RuleList = Field(default_factory=list)
+    applicability: RuleList = Field(default_factory=list)
+    suitability: RuleList = Field(default_factory=list)
+    groups: list[GroupSpec] = Field(min_length=1)

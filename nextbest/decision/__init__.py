@@ -1,0 +1,1 @@
+"""The decision pipeline and the engine around it."""

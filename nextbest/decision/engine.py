@@ -1,0 +1,248 @@
+"""The engine: loads a decision's inputs from the store, runs the pipeline, records it,
+and learns from outcomes. The one object the shells (CLI, API, simulator) talk to.
+
+In embedded mode one process owns the SQLite file; a lock serialises writes so decisions
+and outcomes from several threads stay consistent with the in-memory models.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from dataclasses import asdict
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nextbest.clock import Clock, SystemClock
+from nextbest.config.compiled import CompiledConfig
+from nextbest.config.loader import load_config
+from nextbest.decision.pipeline import DecisionInputs, decide
+from nextbest.errors import NotFoundError, RequestError
+from nextbest.learning import BetaBernoulliModels, PropensityModels, model_id
+from nextbest.profile.traits import coerce_traits, validate_traits
+from nextbest.store.base import InteractionRow, OutcomeRecord, Store, StoredDecision
+from nextbest.types import (
+    NEGATIVE_OUTCOMES,
+    POSITIVE_OUTCOMES,
+    Decision,
+    DecisionRequest,
+    Direction,
+    Outcome,
+)
+
+DEMO_CONFIG = Path(__file__).resolve().parent.parent / "demo" / "bank"
+
+
+def default_config_dir() -> Path:
+    return DEMO_CONFIG
+
+
+class Engine:
+    def __init__(
+        self,
+        store: Store,
+        config: CompiledConfig,
+        *,
+        clock: Clock | None = None,
+        seed: int | None = None,
+        models: PropensityModels | None = None,
+    ) -> None:
+        self.store = store
+        self.clock = clock or SystemClock()
+        self._rng = np.random.default_rng(seed)
+        self._lock = threading.RLock()
+        self.models: PropensityModels = models or BetaBernoulliModels()
+        self.models.load_state(store.load_model_states())
+        self.config = config
+        self._activate(config)
+
+    @classmethod
+    def open(
+        cls,
+        db: str,
+        config_dir: str | Path | None = None,
+        *,
+        clock: Clock | None = None,
+        seed: int | None = None,
+    ) -> Engine:
+        from nextbest.store import open_store
+
+        config = load_config(config_dir or DEMO_CONFIG)
+        return cls(open_store(db), config, clock=clock, seed=seed)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def _activate(self, config: CompiledConfig) -> None:
+        self.models.bind(config)
+        self.config = config
+        self.store.save_config_version(config.version, config.files, self.clock.now().timestamp())
+
+    def reload(self, config_dir: str | Path) -> CompiledConfig:
+        """Load a new configuration; on any problem raise ConfigError and keep the old one."""
+        config = load_config(config_dir)
+        with self._lock:
+            self._activate(config)
+        return config
+
+    # --- profiles and consents -------------------------------------------------------
+
+    def upsert_profile(self, customer_id: str, traits: dict[str, Any]) -> None:
+        clean = validate_traits(self.config.env.profile, traits)
+        with self._lock:
+            self.store.upsert_profiles([(customer_id, clean)], self.clock.now().timestamp())
+
+    def set_consent(self, customer_id: str, purpose: str, status: str) -> None:
+        if purpose not in self.config.purposes:
+            raise RequestError("purpose", f"unknown purpose `{purpose}`")
+        if status not in ("granted", "denied", "revoked"):
+            raise RequestError("status", "must be granted, denied or revoked")
+        with self._lock:
+            self.store.set_consents([(customer_id, purpose, status, self.clock.now().timestamp())])
+
+    # --- decisions -------------------------------------------------------------------
+
+    def decide(self, request: DecisionRequest) -> Decision:
+        with self._lock:
+            config = self.config
+            now = self.clock.now()
+            raw: dict[str, Any] = {}
+            consents: dict[str, str] = {}
+            history: list[InteractionRow] = []
+            if request.customer_id:
+                raw = self.store.get_profile(request.customer_id) or {}
+                consents = self.store.get_consents(request.customer_id)
+                since = now.timestamp() - config.max_history_window.total_seconds()
+                history = self.store.customer_history(request.customer_id, since)
+            inputs = DecisionInputs(
+                request=request,
+                profile=coerce_traits(config.env.profile, raw),
+                raw_profile=raw,
+                consents=consents,
+                history=history,
+                now=now,
+                seed=int(self._rng.integers(2**63 - 1)),
+                decision_id=str(uuid.UUID(bytes=self._rng.bytes(16), version=4)),
+            )
+            decision = decide(config, self.models, inputs)
+            self._record(config, request, decision)
+            return decision
+
+    def _record(self, config: CompiledConfig, request: DecisionRequest, decision: Decision) -> None:
+        channel = config.channels[decision.channel]
+        counts = channel.count_returned_as_impression
+        if counts is None:
+            counts = decision.direction is Direction.OUTBOUND
+        ts = decision.time.timestamp()
+        impressions = [
+            InteractionRow(
+                customer_id=decision.customer_id,
+                decision_id=decision.decision_id,
+                action_id=a.action_id,
+                issue=a.issue,
+                group=f"{a.issue}/{a.group}",
+                channel=a.channel,
+                outcome=Outcome.IMPRESSION.value,
+                ts=ts,
+            )
+            for a in decision.actions
+            if counts and decision.customer_id
+        ]
+        document = {
+            "request": _request_document(request),
+            "step_up": [asdict(s) for s in decision.step_up],
+            "removed": [asdict(r) for r in decision.removed],
+            "seed": decision.seed,
+        }
+        stored = StoredDecision(
+            decision_id=decision.decision_id,
+            ts=ts,
+            customer_id=decision.customer_id,
+            interaction_id=decision.interaction_id,
+            channel=decision.channel,
+            direction=decision.direction.value,
+            config_version=decision.config_version,
+            actions=[asdict(a) for a in decision.actions],
+            document=document,
+        )
+        self.store.record_decision(stored, impressions)
+
+    def get_decision(self, decision_id: str) -> StoredDecision:
+        stored = self.store.get_decision(decision_id)
+        if stored is None:
+            raise NotFoundError("decision_id", f"no decision `{decision_id}`")
+        return stored
+
+    # --- outcomes --------------------------------------------------------------------
+
+    def record_outcome(
+        self,
+        decision_id: str,
+        action_id: str,
+        outcome: str,
+        *,
+        value: float | None = None,
+        at: datetime | None = None,
+        idempotency_key: str | None = None,
+    ) -> bool:
+        """Record one outcome and learn from it; False if it was already recorded."""
+        try:
+            kind = Outcome(outcome)
+        except ValueError:
+            allowed = ", ".join(o.value for o in Outcome)
+            raise RequestError("outcome", f"unknown outcome `{outcome}` (one of: {allowed})") from None
+        if value is not None and (value != value or value in (float("inf"), float("-inf"))):
+            raise RequestError("value", "must be a finite number")
+        with self._lock:
+            stored = self.store.get_decision(decision_id)
+            if stored is None:
+                raise NotFoundError("decision_id", f"no decision `{decision_id}`")
+            returned = next((a for a in stored.actions if a["action_id"] == action_id), None)
+            if returned is None:
+                raise NotFoundError(
+                    "action_id", f"action `{action_id}` was not returned by decision `{decision_id}`"
+                )
+            key = idempotency_key or f"{decision_id}:{action_id}:{kind.value}"
+            if self.store.has_outcome(key):
+                return False
+            record = OutcomeRecord(
+                decision_id=decision_id,
+                action_id=action_id,
+                outcome=kind.value,
+                ts=(at or self.clock.now()).timestamp(),
+                idempotency_key=key,
+                customer_id=stored.customer_id,
+                issue=returned["issue"],
+                group=f"{returned['issue']}/{returned['group']}",
+                channel=stored.channel,
+                value=value,
+            )
+            states = None
+            if kind in POSITIVE_OUTCOMES or kind in NEGATIVE_OUTCOMES:
+                states = self.models.learn_one(
+                    action_id, stored.channel, positive=kind in POSITIVE_OUTCOMES
+                )
+            inserted = self.store.record_outcome(record, states)
+            if not inserted and states is not None:  # lost a race with another writer
+                self.models.load_state(self.store.load_model_states())
+            return inserted
+
+    def model_id(self, action_id: str, channel: str) -> str:
+        return model_id(action_id, channel)
+
+
+def _request_document(request: DecisionRequest) -> dict[str, Any]:
+    return {
+        "customer_id": request.customer_id,
+        "anonymous_ids": dict(request.anonymous_ids),
+        "channel": request.channel,
+        "direction": request.direction.value if request.direction else None,
+        "placements": [{"name": p.name, "count": p.count} for p in request.placements],
+        "context": dict(request.context),
+        "assurance_level": request.assurance_level,
+        "interaction_id": request.interaction_id,
+        "explain": request.explain,
+    }

@@ -1,0 +1,430 @@
+"""The decision pipeline: request + profile + history + models → ranked actions.
+
+`decide` is a pure function of its inputs (config, models, request, typed profile,
+consents, history rows, time, seed): the same inputs give the same decision, which is what
+makes replay and explanation possible. It does no I/O; `nextbest.decision.engine` loads the
+inputs and records the result.
+
+Stages, each a vectorised mask over the whole action library:
+candidates → validity & kill switch → consent → assurance → eligibility → applicability →
+suitability → contact policies → scoring → arbitration (priority = P × C × V × L, top-N per
+placement, at most `max_per_group` per group, no action twice, fallback).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from nextbest.config.compiled import ENGAGEMENT_STAGES, CompiledConfig
+from nextbest.errors import RequestError
+from nextbest.learning.base import PropensityModels
+from nextbest.policies.contact import HistoryArrays, contact_blocks, quiet_hours_now
+from nextbest.profile.traits import coerce_value
+from nextbest.rules import Scope
+from nextbest.store.base import InteractionRow
+from nextbest.types import (
+    Decision,
+    DecisionRequest,
+    Direction,
+    RankedAction,
+    Removal,
+    StepUp,
+)
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+#: at most this many (draws × contenders) beta samples for the selection-probability estimate
+SAMPLE_BUDGET = 8192
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionInputs:
+    request: DecisionRequest
+    profile: Mapping[str, Any]  # typed traits (see nextbest.profile.coerce_traits)
+    raw_profile: Mapping[str, Any]  # stored traits, for rendering content
+    consents: Mapping[str, str]  # purpose → latest status
+    history: Sequence[InteractionRow]
+    now: datetime
+    seed: int
+    decision_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Slate:
+    """Which actions each placement gets, for one set of propensities."""
+
+    picks: tuple[tuple[int, int, bool], ...]  # (placement position, action index, fallback)
+
+
+@lru_cache(maxsize=512)
+def _placement_masks(
+    config: CompiledConfig, channel: str, names: tuple[str, ...]
+) -> tuple[BoolArray, tuple[BoolArray, ...], IntArray]:
+    n = config.n_actions
+    per_placement = []
+    for name in names:
+        mask = np.zeros(n, dtype=bool)
+        mask[config.candidates.get((channel, name), np.zeros(0, dtype=np.int64))] = True
+        per_placement.append(mask)
+    union = np.logical_or.reduce(per_placement) if per_placement else np.zeros(n, dtype=bool)
+    rules = config.channel_rules.get(channel, np.zeros(0, dtype=np.int64))
+    return union, tuple(per_placement), rules
+
+
+def _check_request(config: CompiledConfig, request: DecisionRequest) -> tuple[Direction, Any]:
+    channel = config.channels.get(request.channel)
+    if channel is None:
+        known = ", ".join(config.channels)
+        raise RequestError("channel", f"unknown channel `{request.channel}` (known: {known})")
+    if not request.placements:
+        raise RequestError("placements", "name at least one placement")
+    seen = set()
+    for i, placement in enumerate(request.placements):
+        spec = channel.placements.get(placement.name)
+        if spec is None:
+            known = ", ".join(channel.placements)
+            raise RequestError(
+                f"placements[{i}].name",
+                f"channel `{request.channel}` has no placement `{placement.name}` (known: {known})",
+            )
+        if placement.name in seen:
+            raise RequestError(f"placements[{i}].name", f"placement `{placement.name}` is given twice")
+        seen.add(placement.name)
+        if not 1 <= placement.count <= spec.max_count:
+            raise RequestError(
+                f"placements[{i}].count", f"count must be between 1 and {spec.max_count}"
+            )
+    if not 0 <= request.assurance_level <= 4:
+        raise RequestError("assurance_level", "must be between 0 (anonymous) and 4 (strongly verified)")
+    return request.direction or channel.direction, channel
+
+
+def coerce_context(config: CompiledConfig, context: Mapping[str, Any]) -> dict[str, Any]:
+    """Typed context for rules; a declared field of the wrong type is a request error."""
+    typed: dict[str, Any] = {}
+    for name, rtype in config.env.context.items():
+        if name in context:
+            try:
+                typed[name] = coerce_value(rtype, context[name])
+            except ValueError as exc:
+                raise RequestError(f"context.{name}", str(exc)) from None
+    return typed
+
+
+def _select(
+    priority: FloatArray,
+    idx: IntArray,
+    order: IntArray,
+    in_placement: Sequence[BoolArray],
+    counts: Sequence[int],
+    group_idx: IntArray,
+    max_per_group: int,
+    fallbacks: Sequence[int | None],
+    alive: BoolArray,
+) -> _Slate:
+    """Greedy arbitration over actions sorted by priority (`order` indexes `idx`)."""
+    used: set[int] = set()
+    picks: list[tuple[int, int, bool]] = []
+    for p, (mask, count) in enumerate(zip(in_placement, counts, strict=True)):
+        taken = 0
+        per_group: dict[int, int] = {}
+        for pos in order:
+            a = int(idx[pos])
+            if a in used or not mask[a] or priority[pos] <= 0:
+                continue
+            g = int(group_idx[a])
+            if max_per_group and per_group.get(g, 0) >= max_per_group:
+                continue
+            per_group[g] = per_group.get(g, 0) + 1
+            used.add(a)
+            picks.append((p, a, False))
+            taken += 1
+            if taken == count:
+                break
+        fb = fallbacks[p]
+        if taken == 0 and fb is not None and alive[fb] and fb not in used:
+            used.add(fb)
+            picks.append((p, fb, True))
+    return _Slate(tuple(picks))
+
+
+def _order(priority: FloatArray, idx: IntArray) -> IntArray:
+    # highest priority first; ties go to the action defined first, so results are stable
+    return np.lexsort((idx, -priority)).astype(np.int64)
+
+
+def _contenders(
+    lo_priority: FloatArray,
+    hi_priority: FloatArray,
+    group: IntArray,
+    slots: int,
+    max_per_group: int,
+) -> BoolArray:
+    """Actions that could still be selected in some Thompson draw.
+
+    If `slots` actions from groups that could each supply them all have a lower bound above
+    an action's upper bound, that action loses in every draw: at least `slots` better
+    actions are always available to fill every placement before it.
+    """
+    if len(lo_priority) <= slots:
+        return np.ones(len(lo_priority), dtype=bool)
+    by = np.lexsort((-lo_priority, group))
+    g_sorted = group[by]
+    starts = np.r_[0, np.flatnonzero(np.diff(g_sorted)) + 1]
+    rank_in_group = np.arange(len(by)) - np.repeat(starts, np.diff(np.r_[starts, len(by)]))
+    keep = rank_in_group < max_per_group if max_per_group else np.ones(len(by), dtype=bool)
+    pool = lo_priority[by][keep]
+    if len(pool) < slots:
+        return np.ones(len(lo_priority), dtype=bool)
+    threshold = np.partition(pool, len(pool) - slots)[len(pool) - slots]
+    return hi_priority >= threshold
+
+
+def decide(config: CompiledConfig, models: PropensityModels, inputs: DecisionInputs) -> Decision:
+    request = inputs.request
+    direction, channel_spec = _check_request(config, request)
+    context = coerce_context(config, request.context)
+    explain = request.explain
+    n = config.n_actions
+    now_ts = inputs.now.timestamp()
+    rng = np.random.default_rng(inputs.seed)
+    names = tuple(p.name for p in request.placements)
+    union, in_placement, needed_rules = _placement_masks(config, request.channel, names)
+
+    alive = union.copy()
+    removed: list[Removal] = []
+
+    def remove(fail: BoolArray, stage: str, why: str, rules: dict[int, str] | None = None) -> None:
+        nonlocal alive
+        newly = alive & fail
+        if explain:
+            for i in np.flatnonzero(newly):
+                rule = rules.get(int(i)) if rules else None
+                removed.append(Removal(config.actions[i].id, stage, why, rule))
+        alive &= ~fail
+
+    # validity and kill switch
+    remove(~config.enabled, "validity", "switched off")
+    remove((config.valid_from > now_ts) | (config.valid_until <= now_ts), "validity", "outside its validity window")
+
+    # consent: consent-based purposes need a grant; legitimate interest yields to an objection
+    allowed = np.array(
+        [
+            inputs.consents.get(p) == "granted"
+            if config.purposes[p] == "consent"
+            else inputs.consents.get(p) not in ("denied", "revoked")
+            for p in config.purpose_names
+        ],
+        dtype=bool,
+    )
+    remove(~allowed[config.purpose_idx], "consent", "no consent for its purpose")
+
+    # assurance: too weakly identified → left out, with a step-up hint
+    too_low = config.min_assurance > request.assurance_level
+    step_up = tuple(
+        StepUp(config.actions[i].id, int(config.min_assurance[i]))
+        for i in np.flatnonzero(alive & too_low)
+    )
+    remove(too_low, "assurance", f"needs a higher identity assurance than {request.assurance_level}")
+
+    # engagement policies: each distinct rule at most once
+    scope = Scope(profile=inputs.profile, context=context, now=inputs.now)
+    results: dict[int, bool] = {}
+    for stage in ENGAGEMENT_STAGES:
+        if not alive.any():
+            break
+        guarded = config.stage_rule_actions[stage]
+        fail = np.zeros(n, dtype=bool)
+        for r in needed_rules:
+            r = int(r)
+            acts = guarded[r]
+            if len(acts) == 0 or not alive[acts].any():
+                continue
+            ok = results.get(r)
+            if ok is None:
+                ok = results[r] = config.rules[r].test(scope)
+            if not ok:
+                fail[acts] = True
+        first_rule: dict[int, str] | None = None
+        if explain:
+            first_rule = {}
+            for i in np.flatnonzero(alive & fail):
+                for r in config.actions[i].stage_rules[stage]:
+                    if results.get(r) is False:
+                        first_rule[int(i)] = config.rules[r].text
+                        break
+        remove(fail, stage, f"{stage} rule not met", first_rule)
+
+    # contact policies and quiet hours
+    if alive.any():
+        if direction is Direction.OUTBOUND and channel_spec.quiet_hours is not None:
+            tz = inputs.profile.get(config.arbitration.timezone_field)
+            if quiet_hours_now(config, request.channel, inputs.now, tz if isinstance(tz, str) else None):
+                remove(np.ones(n, dtype=bool), "contact_policy", "quiet hours", None)
+        history = HistoryArrays.build(config, inputs.history)
+        blocked, by_policy = contact_blocks(config, request.channel, history, now_ts)
+        remove(blocked, "contact_policy", "contact policy", by_policy)
+
+    # scoring
+    idx = np.flatnonzero(alive).astype(np.int64)
+    mean = models.mean(idx, request.channel)
+    if config.arbitration.exploration == "thompson":
+        propensity = models.sample(idx, request.channel, rng)[0]
+    else:
+        propensity = mean
+    value = config.value_const[idx].copy()
+    for pos in np.flatnonzero(np.isnan(value)):
+        rule_index = config.actions[idx[pos]].value_rule
+        result = config.rules[rule_index].evaluate(scope) if rule_index is not None else None
+        value[pos] = max(float(result), 0.0) if isinstance(result, (int, float)) else 0.0
+    weight = np.ones(len(idx))
+    weight_reasons: dict[int, list[str]] = {}
+    for cw in config.context_weights:
+        applies = cw.applies[idx]
+        if not applies.any():
+            continue
+        ok = results.get(cw.rule)
+        if ok is None:
+            ok = results[cw.rule] = config.rules[cw.rule].test(scope)
+        if ok:
+            weight = np.where(applies, weight * cw.weight, weight)
+            for pos in np.flatnonzero(applies):
+                weight_reasons.setdefault(int(pos), []).append(
+                    f"context `{config.rules[cw.rule].text}` ×{cw.weight:g}"
+                )
+    lever = config.lever[idx]
+    scale = weight * value * lever
+    priority = propensity * scale
+
+    # arbitration
+    counts = [p.count for p in request.placements]
+    fallbacks = [
+        config.action_index.get(channel_spec.placements[name].fallback or "", None) for name in names
+    ]
+    max_per_group = config.arbitration.max_per_group
+    groups = config.group_idx
+    order = _order(priority, idx)
+    slate = _select(priority, idx, order, in_placement, counts, groups, max_per_group, fallbacks, alive)
+
+    probability = _selection_probabilities(
+        config, models, request.channel, rng, idx, scale, slate, in_placement, counts,
+        fallbacks, alive,
+    )
+
+    actions: list[RankedAction] = []
+    rank = {p: 0 for p in range(len(names))}
+    position = {int(a): pos for pos, a in enumerate(idx)}
+    chosen = set()
+    for p, a, is_fallback in slate.picks:
+        rank[p] += 1
+        chosen.add(a)
+        pos = position[a]
+        placement = names[p]
+        variants = config.treatments[(request.channel, placement, a)]
+        treatment = variants[int(rng.integers(len(variants)))] if len(variants) > 1 else variants[0]
+        content = (
+            treatment.template.render(inputs.raw_profile)
+            if treatment.template is not None
+            else treatment.content
+        )
+        reasons = [
+            f"passed {sum(len(config.actions[a].stage_rules[s]) for s in ENGAGEMENT_STAGES)} engagement rules",
+            *weight_reasons.get(pos, []),
+        ]
+        if is_fallback:
+            reasons.append("fallback: nothing else qualified")
+        actions.append(
+            RankedAction(
+                action_id=config.actions[a].id,
+                treatment_id=treatment.id,
+                issue=config.actions[a].issue,
+                group=config.actions[a].group.split("/", 1)[1],
+                channel=request.channel,
+                placement=placement,
+                rank=rank[p],
+                content=content,
+                propensity=float(propensity[pos]),
+                model_propensity=float(mean[pos]),
+                value=float(value[pos]),
+                lever=float(lever[pos]),
+                context_weight=float(weight[pos]),
+                priority=float(priority[pos]),
+                selection_probability=probability.get((p, a), 0.0),
+                fallback=is_fallback,
+                reasons=tuple(reasons),
+            )
+        )
+    if explain:
+        for pos in order:
+            a = int(idx[pos])
+            if a not in chosen:
+                removed.append(
+                    Removal(
+                        config.actions[a].id,
+                        "arbitration",
+                        f"priority {priority[pos]:.4g} ranked below the selected actions",
+                    )
+                )
+    return Decision(
+        decision_id=inputs.decision_id,
+        time=inputs.now,
+        config_version=config.version,
+        customer_id=request.customer_id,
+        interaction_id=request.interaction_id,
+        channel=request.channel,
+        direction=direction,
+        actions=tuple(actions),
+        step_up=step_up,
+        removed=tuple(removed),
+        seed=inputs.seed,
+    )
+
+
+def _selection_probabilities(
+    config: CompiledConfig,
+    models: PropensityModels,
+    channel: str,
+    rng: np.random.Generator,
+    idx: IntArray,
+    scale: FloatArray,
+    slate: _Slate,
+    in_placement: Sequence[BoolArray],
+    counts: Sequence[int],
+    fallbacks: Sequence[int | None],
+    alive: BoolArray,
+) -> dict[tuple[int, int], float]:
+    """P(action a lands in placement p) under Thompson sampling, by Monte Carlo.
+
+    There is no closed form for top-N-with-groups selection over Beta draws, so the slate is
+    re-drawn `K` times among the actions that could win at all (see `_contenders`); the
+    decision's own draw counts as one of them. Deterministic arbitration gives 1.
+    """
+    picked = {(p, a) for p, a, _ in slate.picks}
+    draws = config.arbitration.selection_draws
+    if config.arbitration.exploration != "thompson" or draws == 0 or len(idx) == 0:
+        return dict.fromkeys(picked, 1.0)
+    groups = config.group_idx
+    max_per_group = config.arbitration.max_per_group
+    lo, hi = models.bounds(idx, channel)
+    contenders = _contenders(lo * scale, hi * scale, groups[idx], sum(counts), max_per_group)
+    c_idx = idx[contenders]
+    if len(c_idx) == 0:
+        return dict.fromkeys(picked, 1.0)
+    k = max(4, min(draws, SAMPLE_BUDGET // len(c_idx)))
+    samples = models.sample(c_idx, channel, rng, draws=k) * scale[contenders]
+    tally: dict[tuple[int, int], int] = dict.fromkeys(picked, 1)
+    for row in samples:
+        order = _order(row, c_idx)
+        other = _select(row, c_idx, order, in_placement, counts, groups, max_per_group, fallbacks, alive)
+        for p, a, _ in other.picks:
+            tally[(p, a)] = tally.get((p, a), 0) + 1
+    return {key: count / (k + 1) for key, count in tally.items() if key in picked}

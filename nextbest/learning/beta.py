@@ -1,0 +1,130 @@
+"""Beta-Bernoulli propensity per action × channel, with Thompson sampling.
+
+The stand-in until the ADM-class models land: each model is a Beta(α, β) posterior over
+the action's acceptance rate on one channel, starting from Beta(1, 1). A positive
+response adds one to α, a negative one to β. Thompson sampling draws a propensity from
+the posterior, so uncertain (new) actions get explored and mature ones exploited.
+
+State is kept in two dense arrays (actions × channels) for vectorised scoring, and in a
+dict keyed by model id (`action@channel`) so that learning survives config reloads that
+add, remove or reorder actions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from scipy.special import betaincinv
+
+from nextbest.config.compiled import CompiledConfig
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+
+#: tail mass left outside the bounds used to prune selection-probability estimates
+BOUND_TAIL = 1e-4
+
+
+def model_id(action_id: str, channel: str) -> str:
+    return f"{action_id}@{channel}"
+
+
+class BetaBernoulliModels:
+    def __init__(self, prior_alpha: float = 1.0, prior_beta: float = 1.0) -> None:
+        self.prior = (prior_alpha, prior_beta)
+        self._state: dict[str, tuple[float, float]] = {}
+        self._action_ids: list[str] = []
+        self._action_pos: dict[str, int] = {}
+        self._channel_pos: dict[str, int] = {}
+        self._alpha = np.ones((0, 0))
+        self._beta = np.ones((0, 0))
+        self._lo = np.zeros((0, 0))
+        self._hi = np.ones((0, 0))
+
+    def bind(self, config: CompiledConfig) -> None:
+        self._action_ids = [a.id for a in config.actions]
+        self._action_pos = {a: i for i, a in enumerate(self._action_ids)}
+        self._channel_pos = {c: i for i, c in enumerate(config.channels)}
+        shape = (len(self._action_ids), len(self._channel_pos))
+        self._alpha = np.full(shape, self.prior[0])
+        self._beta = np.full(shape, self.prior[1])
+        for key, (a, b) in self._state.items():
+            self._write(key, a, b, refresh=False)
+        self._refresh_bounds()
+
+    def _refresh_bounds(self) -> None:
+        self._lo = np.asarray(betaincinv(self._alpha, self._beta, BOUND_TAIL), dtype=np.float64)
+        self._hi = np.asarray(
+            betaincinv(self._alpha, self._beta, 1 - BOUND_TAIL), dtype=np.float64
+        )
+
+    def _write(self, key: str, a: float, b: float, *, refresh: bool = True) -> None:
+        action_id, _, channel = key.rpartition("@")
+        i = self._action_pos.get(action_id)
+        j = self._channel_pos.get(channel)
+        if i is None or j is None:
+            return  # a model of an action or channel the current config does not have
+        self._alpha[i, j] = a
+        self._beta[i, j] = b
+        if refresh:
+            self._lo[i, j] = float(betaincinv(a, b, BOUND_TAIL))
+            self._hi[i, j] = float(betaincinv(a, b, 1 - BOUND_TAIL))
+
+    def mean(self, actions: IntArray, channel: str) -> FloatArray:
+        j = self._channel_pos[channel]
+        a = self._alpha[actions, j]
+        return np.asarray(a / (a + self._beta[actions, j]), dtype=np.float64)
+
+    def sample(
+        self, actions: IntArray, channel: str, rng: np.random.Generator, draws: int = 1
+    ) -> npt.NDArray[np.float64]:
+        j = self._channel_pos[channel]
+        a = self._alpha[actions, j]
+        b = self._beta[actions, j]
+        return rng.beta(a, b, size=(draws, len(actions)))
+
+    def bounds(self, actions: IntArray, channel: str) -> tuple[FloatArray, FloatArray]:
+        j = self._channel_pos[channel]
+        return self._lo[actions, j], self._hi[actions, j]
+
+    def learn_one(self, action_id: str, channel: str, positive: bool) -> dict[str, Any]:
+        key = model_id(action_id, channel)
+        a, b = self._state.get(key, self.prior)
+        if positive:
+            a += 1.0
+        else:
+            b += 1.0
+        self._state[key] = (a, b)
+        self._write(key, a, b)
+        return {key: {"alpha": a, "beta": b}}
+
+    def to_state(self) -> dict[str, dict[str, Any]]:
+        return {k: {"alpha": a, "beta": b} for k, (a, b) in self._state.items()}
+
+    def load_state(self, states: Mapping[str, Mapping[str, Any]]) -> None:
+        for key, state in states.items():
+            self._state[key] = (float(state["alpha"]), float(state["beta"]))
+        for key, (a, b) in self._state.items():
+            self._write(key, a, b, refresh=False)
+        self._refresh_bounds()
+
+    def describe(self) -> list[dict[str, Any]]:
+        rows = []
+        for key, (a, b) in sorted(self._state.items()):
+            action_id, _, channel = key.rpartition("@")
+            positives = a - self.prior[0]
+            responses = positives + b - self.prior[1]
+            rows.append(
+                {
+                    "model_id": key,
+                    "action_id": action_id,
+                    "channel": channel,
+                    "responses": responses,
+                    "positives": positives,
+                    "propensity": a / (a + b),
+                }
+            )
+        return rows

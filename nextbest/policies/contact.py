@@ -1,0 +1,180 @@
+"""Contact policies: limits, suppression and quiet hours, counted from the history.
+
+Semantics (documented in docs/configuration.md):
+
+* **limit** — at most `max` sends to one customer within the rolling `window`, counted per
+  `level` (channel, issue, group or action) among `impression` rows (optionally only on
+  one channel / for one issue or group). When a counter is full, every action it covers
+  is held back on the channel the policy names (all channels when it names none).
+* **suppression** — per action (or group): a *tracked event* is a rejection, or an
+  impression not yet followed by a positive response (accepted, converted, clicked) for
+  the same action/group. When `count` tracked events fall within `window` of each other,
+  the action/group pauses for `pause` after the last of them.
+* **quiet hours** — outbound decisions on a channel with quiet hours return nothing while
+  the customer's local time (profile time zone, else the configured default) is inside
+  them.
+
+Everything is vectorised over the customer's history rows (a few hundred at most).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, time
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import numpy as np
+import numpy.typing as npt
+
+from nextbest.config.compiled import CompiledConfig, LimitRule, SuppressionRule
+from nextbest.store.base import InteractionRow
+from nextbest.types import Outcome
+
+BoolArray = npt.NDArray[np.bool_]
+IntArray = npt.NDArray[np.int64]
+
+_POSITIVE = frozenset({Outcome.ACCEPTED.value, Outcome.CONVERTED.value, Outcome.CLICKED.value})
+
+
+@dataclass(frozen=True)
+class HistoryArrays:
+    """A customer's interaction rows as parallel arrays, keyed to the current config."""
+
+    ts: npt.NDArray[np.float64]
+    action: IntArray  # -1 for actions the config no longer has
+    issue: IntArray
+    group: IntArray
+    channel: npt.NDArray[np.str_]
+    impression: BoolArray
+    rejection: BoolArray
+    positive: BoolArray
+
+    @classmethod
+    def build(cls, config: CompiledConfig, rows: Sequence[InteractionRow]) -> HistoryArrays:
+        issues = {name: i for i, name in enumerate(config.issues)}
+        groups = {name: i for i, name in enumerate(config.groups)}
+        outcomes = [r.outcome for r in rows]
+        return cls(
+            ts=np.array([r.ts for r in rows], dtype=np.float64),
+            action=np.array([config.action_index.get(r.action_id, -1) for r in rows], dtype=np.int64),
+            issue=np.array([issues.get(r.issue, -1) for r in rows], dtype=np.int64),
+            group=np.array([groups.get(r.group, -1) for r in rows], dtype=np.int64),
+            channel=np.array([r.channel for r in rows], dtype=np.str_),
+            impression=np.array([o == Outcome.IMPRESSION.value for o in outcomes], dtype=bool),
+            rejection=np.array([o == Outcome.REJECTED.value for o in outcomes], dtype=bool),
+            positive=np.array([o in _POSITIVE for o in outcomes], dtype=bool),
+        )
+
+
+def _limit_blocks(
+    config: CompiledConfig, rule: LimitRule, h: HistoryArrays, now: float
+) -> BoolArray:
+    n = config.n_actions
+    rows = h.impression & (h.ts > now - rule.window.total_seconds())
+    if rule.channel is not None:
+        rows &= h.channel == rule.channel
+    scope = np.ones(n, dtype=bool)
+    if rule.issue is not None:
+        issue = config.issues.index(rule.issue)
+        rows &= h.issue == issue
+        scope &= config.issue_idx == issue
+    if rule.group is not None:
+        group = config.groups.index(rule.group)
+        rows &= h.group == group
+        scope &= config.group_idx == group
+    if rule.level == "channel":
+        return scope if int(rows.sum()) >= rule.max else np.zeros(n, dtype=bool)
+    keys, action_keys, size = {
+        "issue": (h.issue, config.issue_idx, len(config.issues)),
+        "group": (h.group, config.group_idx, len(config.groups)),
+        "action": (h.action, np.arange(n, dtype=np.int64), n),
+    }[rule.level]
+    counted = keys[rows]
+    counted = counted[counted >= 0]
+    full = np.bincount(counted, minlength=size) >= rule.max
+    return scope & full[action_keys]
+
+
+def _suppression_blocks(
+    config: CompiledConfig, rule: SuppressionRule, h: HistoryArrays, now: float
+) -> BoolArray:
+    n = config.n_actions
+    keys_all, action_keys, size = (
+        (h.action, np.arange(n, dtype=np.int64), n)
+        if rule.level == "action"
+        else (h.group, config.group_idx, len(config.groups))
+    )
+    on_channel = (
+        np.ones(len(h.ts), dtype=bool) if rule.channel is None else h.channel == rule.channel
+    )
+    valid = on_channel & (keys_all >= 0)
+    if rule.after == "rejections":
+        tracked = valid & h.rejection
+    else:
+        # an impression counts only if no positive response for its key came after it
+        last_positive = np.full(size, -np.inf)
+        pos = valid & h.positive
+        np.maximum.at(last_positive, keys_all[pos], h.ts[pos])
+        tracked = valid & h.impression
+        tracked[tracked] = h.ts[tracked] > last_positive[keys_all[tracked]]
+    if not tracked.any():
+        return np.zeros(n, dtype=bool)
+    keys = keys_all[tracked]
+    ts = h.ts[tracked]
+    order = np.lexsort((ts, keys))
+    keys, ts = keys[order], ts[order]
+    paused = np.zeros(size, dtype=bool)
+    k = rule.count
+    if len(ts) >= k:
+        # the event k-1 places earlier, if it is of the same key and within the window,
+        # completes a burst of k events ending here
+        first_keys = keys[: len(keys) - k + 1]
+        first_ts = ts[: len(ts) - k + 1]
+        end_keys = keys[k - 1 :]
+        end_ts = ts[k - 1 :]
+        burst = (first_keys == end_keys) & (end_ts - first_ts <= rule.window.total_seconds())
+        active = burst & (now < end_ts + rule.pause.total_seconds())
+        paused[end_keys[active]] = True
+    return paused[action_keys]
+
+
+def _in_quiet_hours(local: time, start: time, end: time) -> bool:
+    if start <= end:
+        return start <= local < end
+    return local >= start or local < end  # spans midnight
+
+
+def quiet_hours_now(config: CompiledConfig, channel: str, now: datetime, tz_name: str | None) -> bool:
+    spec = config.channels[channel].quiet_hours
+    if spec is None:
+        return False
+    try:
+        zone = ZoneInfo(tz_name or config.arbitration.default_timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo(config.arbitration.default_timezone)
+    local = now.astimezone(zone).time()
+    return _in_quiet_hours(local, spec.start, spec.end)
+
+
+def contact_blocks(
+    config: CompiledConfig, channel: str, history: HistoryArrays, now: float
+) -> tuple[BoolArray, dict[int, str]]:
+    """Actions held back by contact policies on `channel`, and (for each) the policy id."""
+    blocked = np.zeros(config.n_actions, dtype=bool)
+    by_policy: dict[int, str] = {}
+    if len(history.ts) == 0:
+        return blocked, by_policy
+    for rule in config.contact_rules:
+        if isinstance(rule, LimitRule):
+            if rule.channel is not None and rule.channel != channel:
+                continue
+            hit = _limit_blocks(config, rule, history, now)
+        else:
+            if rule.channel is not None and rule.channel != channel:
+                continue
+            hit = _suppression_blocks(config, rule, history, now)
+        for i in np.flatnonzero(hit & ~blocked):
+            by_policy[int(i)] = rule.id
+        blocked |= hit
+    return blocked, by_policy

@@ -1,0 +1,1 @@
+"""Simulation of customers against the real engine."""

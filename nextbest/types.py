@@ -1,0 +1,110 @@
+"""Vocabulary shared by every layer: channels, directions, outcomes, requests and decisions.
+
+Plain frozen dataclasses: the domain passes these around, the shells (API, CLI) convert
+them from and to JSON.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class Direction(StrEnum):
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+
+
+class Outcome(StrEnum):
+    IMPRESSION = "impression"
+    CLICKED = "clicked"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    IGNORED = "ignored"
+    CONVERTED = "converted"
+
+
+#: outcomes that teach a model "yes" / "no"; impressions and clicks do not train.
+POSITIVE_OUTCOMES = frozenset({Outcome.ACCEPTED, Outcome.CONVERTED})
+NEGATIVE_OUTCOMES = frozenset({Outcome.REJECTED, Outcome.IGNORED})
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    name: str
+    count: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionRequest:
+    """What a channel asks: who, where, in which context, how well identified."""
+
+    channel: str
+    placements: tuple[Placement, ...]
+    customer_id: str | None = None
+    anonymous_ids: Mapping[str, str] = field(default_factory=dict)
+    direction: Direction | None = None  # None: the channel's configured direction
+    context: Mapping[str, Any] = field(default_factory=dict)
+    assurance_level: int = 0
+    interaction_id: str | None = None
+    explain: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Removal:
+    """Why one candidate action fell out of a decision (recorded when `explain` is set)."""
+
+    action_id: str
+    stage: str
+    reason: str
+    rule: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RankedAction:
+    action_id: str
+    treatment_id: str
+    issue: str
+    group: str
+    channel: str
+    placement: str
+    rank: int
+    content: str
+    propensity: float  # the (sampled) propensity used for priority
+    model_propensity: float  # the model's posterior mean
+    value: float
+    lever: float
+    context_weight: float
+    priority: float
+    selection_probability: float  # P(this action is returned here) under the policy
+    fallback: bool = False
+    reasons: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StepUp:
+    """An action left out because the session is not verified enough."""
+
+    action_id: str
+    required_level: int
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    decision_id: str
+    time: datetime
+    config_version: str
+    customer_id: str | None
+    interaction_id: str | None
+    channel: str
+    direction: Direction
+    actions: tuple[RankedAction, ...]
+    step_up: tuple[StepUp, ...] = ()
+    removed: tuple[Removal, ...] = ()
+    seed: int = 0
+
+    def placement(self, name: str) -> tuple[RankedAction, ...]:
+        return tuple(a for a in self.actions if a.placement == name)

@@ -1,0 +1,223 @@
+"""The decision pipeline and the engine around it, through the public engine API."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from nextbest.errors import NotFoundError, RequestError
+from nextbest.testing import SMALL_BANK, T0, FixedClock, make_engine
+from nextbest.types import DecisionRequest, Direction, Placement
+
+ADULT = {"first_name": "Ada", "age": 40, "income": 50000, "in_arrears": False, "products": []}
+
+
+def web(customer: str | None = "c1", *, assurance: int = 1, explain: bool = False, **context: str) -> DecisionRequest:
+    return DecisionRequest(
+        channel="web",
+        placements=(Placement("hero", 1), Placement("sidebar", 2)),
+        customer_id=customer,
+        context=context,
+        assurance_level=assurance,
+        explain=explain,
+    )
+
+
+def engine_with(traits: dict[str, object] | None = None, consent: str | None = "granted", **kw: object):  # type: ignore[no-untyped-def]
+    engine = make_engine(**kw)  # type: ignore[arg-type]
+    engine.upsert_profile("c1", dict(ADULT if traits is None else traits))
+    if consent:
+        engine.set_consent("c1", "marketing", consent)
+    return engine
+
+
+def ids(decision) -> set[str]:  # type: ignore[no-untyped-def]
+    return {a.action_id for a in decision.actions}
+
+
+def test_returns_ranked_actions_per_placement_without_duplicates() -> None:
+    decision = engine_with().decide(web())
+    hero = decision.placement("hero")
+    side = decision.placement("sidebar")
+    assert len(hero) == 1 and 1 <= len(side) <= 2
+    all_ids = [a.action_id for a in decision.actions]
+    assert len(all_ids) == len(set(all_ids))
+    assert [a.rank for a in side] == list(range(1, len(side) + 1))
+    for a in decision.actions:
+        assert a.priority == pytest.approx(a.propensity * a.context_weight * a.value * a.lever)
+        assert 0 < a.selection_probability <= 1
+
+
+def test_at_most_one_action_per_group_in_a_placement() -> None:
+    engine = engine_with({**ADULT, "age": 25})  # both cards eligible
+    for _ in range(20):
+        side = engine.decide(web()).placement("sidebar")
+        groups = [a.group for a in side]
+        assert len(groups) == len(set(groups))
+
+
+def test_personalised_content_is_rendered() -> None:
+    engine = engine_with()
+    for _ in range(30):
+        for a in engine.decide(web()).actions:
+            if a.treatment_id == "gold-card-hero":
+                assert a.content == "Ada, go gold"
+                return
+    pytest.fail("gold card never chosen for the hero")
+
+
+def test_no_consent_means_no_marketing_action() -> None:
+    engine = engine_with(consent="denied")
+    decision = engine.decide(web(explain=True))
+    assert ids(decision) == {"info-tips"}  # the fallback, a service action
+    assert decision.placement("hero")[0].fallback
+    stages = {r.action_id: r.stage for r in decision.removed}
+    assert stages["gold-card"] == "consent"
+
+
+def test_assurance_too_low_gives_step_up_hint() -> None:
+    decision = engine_with().decide(web(assurance=0))
+    assert "gold-card" not in ids(decision)
+    assert [(s.action_id, s.required_level) for s in decision.step_up] == [("gold-card", 1)]
+
+
+def test_explain_names_stage_and_rule() -> None:
+    engine = engine_with({**ADULT, "products": ["GOLD_CARD"], "age": 40})
+    decision = engine.decide(web(explain=True))
+    removed = {r.action_id: r for r in decision.removed}
+    assert removed["gold-card"].stage == "applicability"
+    assert removed["gold-card"].rule == 'not owns("GOLD_CARD")'
+    assert removed["student-card"].stage == "eligibility"
+    assert removed["student-card"].rule == "age < 30"
+
+
+def test_null_trait_fails_the_rule_safely() -> None:
+    engine = engine_with({"first_name": "Bo", "products": []})  # no age, no income
+    decision = engine.decide(web(explain=True))
+    assert ids(decision) == set()  # even the fallback needs age >= 18
+    stages = {r.action_id: r.stage for r in decision.removed}
+    assert stages["gold-card"] == "eligibility"
+
+
+def test_context_weight_lifts_the_group() -> None:
+    engine = engine_with()
+    decision = engine.decide(web(page="cards"))
+    weights = {a.action_id: a.context_weight for a in decision.actions}
+    if "gold-card" in weights:
+        assert weights["gold-card"] == 2.0
+    if "savings-plan" in weights:
+        assert weights["savings-plan"] == 1.0
+
+
+def test_kill_switch_and_validity_window() -> None:
+    text = SMALL_BANK["issues/cross-sell.yaml"].replace(
+        "      - id: student-card\n", "      - id: student-card\n        enabled: false\n"
+    ).replace(
+        "      - id: savings-plan\n", "      - id: savings-plan\n        valid: {from: 2027-01-01}\n"
+    )
+    engine = engine_with({**ADULT, "age": 25}, files={"issues/cross-sell.yaml": text})
+    decision = engine.decide(web(explain=True))
+    assert not ids(decision) & {"student-card", "savings-plan"}
+    stages = {r.action_id: (r.stage, r.reason) for r in decision.removed}
+    assert stages["student-card"] == ("validity", "switched off")
+    assert stages["savings-plan"] == ("validity", "outside its validity window")
+
+
+def test_same_seed_same_decisions() -> None:
+    a = [d.actions for d in (engine_with(seed=5).decide(web()) for _ in range(1))]
+    b = [d.actions for d in (engine_with(seed=5).decide(web()) for _ in range(1))]
+    assert a == b
+
+
+def test_outbound_send_counts_for_contact_limit() -> None:
+    clock = FixedClock(T0)
+    engine = engine_with(clock=clock)
+    email = DecisionRequest(channel="email", placements=(Placement("body"),), customer_id="c1", assurance_level=1)
+    first = engine.decide(email)
+    assert first.direction is Direction.OUTBOUND and len(first.actions) == 1
+    clock.advance(timedelta(hours=2))
+    assert engine.decide(email).actions == ()  # 1 e-mail a day
+    clock.advance(timedelta(hours=22, minutes=1))
+    assert len(engine.decide(email).actions) == 1
+
+
+def test_quiet_hours_in_customer_time_zone() -> None:
+    clock = FixedClock(T0.replace(hour=20, minute=30))  # 21:30 in Berlin (UTC+1 in March)
+    engine = engine_with({**ADULT, "timezone": "Europe/Berlin"}, clock=clock)
+    email = DecisionRequest(channel="email", placements=(Placement("body"),), customer_id="c1", assurance_level=1, explain=True)
+    decision = engine.decide(email)
+    assert decision.actions == ()
+    assert {r.reason for r in decision.removed} == {"quiet hours"}
+    engine.upsert_profile("c1", {"timezone": "America/New_York"})  # 15:30 there
+    assert len(engine.decide(email).actions) == 1
+
+
+def test_rejection_suppresses_the_action() -> None:
+    engine = engine_with()
+    for _ in range(50):
+        decision = engine.decide(web())
+        hero = decision.placement("hero")[0]
+        if hero.action_id == "gold-card":
+            break
+    else:
+        pytest.fail("gold card never chosen")
+    engine.record_outcome(decision.decision_id, "gold-card", "rejected")
+    for _ in range(20):
+        assert "gold-card" not in ids(engine.decide(web()))
+
+
+def test_outcomes_validate_and_deduplicate() -> None:
+    engine = engine_with()
+    decision = engine.decide(web())
+    action = decision.actions[0].action_id
+    with pytest.raises(NotFoundError) as info:
+        engine.record_outcome("nope", action, "accepted")
+    assert info.value.field == "decision_id"
+    with pytest.raises(NotFoundError) as info:
+        engine.record_outcome(decision.decision_id, "not-there", "accepted")
+    assert info.value.field == "action_id"
+    with pytest.raises(RequestError) as rinfo:
+        engine.record_outcome(decision.decision_id, action, "liked")
+    assert rinfo.value.field == "outcome"
+    before = engine.models.describe()
+    assert engine.record_outcome(decision.decision_id, action, "accepted", idempotency_key="k1")
+    assert not engine.record_outcome(decision.decision_id, action, "accepted", idempotency_key="k1")
+    assert not engine.record_outcome(decision.decision_id, action, "accepted", idempotency_key="k1")
+    after = {m["model_id"]: m for m in engine.models.describe()}
+    key = f"{action}@web"
+    assert after[key]["positives"] == 1
+    assert len(after) == len(before) + 1
+
+
+def test_bad_requests_name_the_field() -> None:
+    engine = engine_with()
+    cases = [
+        (DecisionRequest(channel="fax", placements=(Placement("hero"),)), "channel"),
+        (DecisionRequest(channel="web", placements=(Placement("footer"),)), "placements[0].name"),
+        (DecisionRequest(channel="web", placements=(Placement("hero", 0),)), "placements[0].count"),
+        (DecisionRequest(channel="web", placements=()), "placements"),
+        (DecisionRequest(channel="web", placements=(Placement("hero"),), assurance_level=9), "assurance_level"),
+        (DecisionRequest(channel="web", placements=(Placement("hero"),), context={"page": ["x"]}), "context.page"),
+    ]
+    for request, field in cases:
+        with pytest.raises(RequestError) as info:
+            engine.decide(request)
+        assert info.value.field == field
+
+
+def test_decision_is_stored_with_its_explanation() -> None:
+    engine = engine_with()
+    decision = engine.decide(web(explain=True))
+    stored = engine.get_decision(decision.decision_id)
+    assert stored.config_version == engine.config.version
+    assert [a["action_id"] for a in stored.actions] == [a.action_id for a in decision.actions]
+    assert {k for k in stored.actions[0]} >= {
+        "propensity", "value", "lever", "context_weight", "priority", "selection_probability"
+    }
+    assert len(stored.document["removed"]) == len(decision.removed)
+
+
+def test_anonymous_visitor_gets_only_non_consent_actions() -> None:
+    decision = engine_with().decide(web(customer=None, assurance=0))
+    assert ids(decision) <= {"info-tips"}
