@@ -70,7 +70,7 @@ def test_rule_type_mismatch_points_at_the_rule() -> None:
     [p] = problems({"issues/cross-sell.yaml": text})
     assert p.line == line_of(text, 'income >= "rich"')
     assert "action `gold-card`" in p.message
-    assert "cannot compare number with text" in p.message
+    assert "cannot compare a number with text" in p.message
 
 
 def test_unknown_function_is_reported() -> None:

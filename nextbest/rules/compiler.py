@@ -1,0 +1,397 @@
+"""Type check a syntax tree against the schema and compile it to nested closures.
+
+Each node becomes a function `(profile, context, now) -> value | None`; `None` is null.
+Null propagates through comparisons and arithmetic; `and`/`or` follow Kleene's
+three-valued logic; a rule whose result is null is not satisfied. Nothing here ever hands
+user text to `eval`/`exec`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import operator
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from nextbest.rules.ast import Binary, Call, IsNull, ListLit, Literal, Name, Node, Unary
+from nextbest.rules.functions import FUNCTIONS
+from nextbest.rules.parser import parse
+from nextbest.rules.types import (
+    ELEMENT,
+    LIST_OF,
+    RuleType,
+    RuleTypeError,
+    Scope,
+    TypeEnv,
+)
+
+Fn = Callable[[Mapping[str, Any], Mapping[str, Any], datetime], Any]
+T = RuleType
+_ORDERED = {T.NUMBER, T.TEXT, T.DATE, T.DATETIME, T.DURATION}
+_LITERAL_TYPES = {"number": T.NUMBER, "text": T.TEXT, "bool": T.BOOL, "null": T.NULL, "duration": T.DURATION}
+
+
+def _article(t: RuleType) -> str:
+    return {
+        T.NUMBER: "a number",
+        T.TEXT: "text",
+        T.BOOL: "true/false",
+        T.DATE: "a date",
+        T.DATETIME: "a date-time",
+        T.DURATION: "a duration",
+        T.LIST_TEXT: "a list of text",
+        T.LIST_NUMBER: "a list of numbers",
+        T.NULL: "null",
+    }[t]
+
+
+def _as_datetime(value: Any) -> Any:
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime(value.year, value.month, value.day, tzinfo=UTC)
+
+
+class CompiledRule:
+    """A rule ready to evaluate. `key` is its canonical form: rules that differ only in
+    spacing or keyword case share a key, and so are evaluated once per decision."""
+
+    __slots__ = ("_fn", "context_fields", "fields", "key", "text", "type")
+
+    def __init__(
+        self, text: str, rtype: RuleType, key: str, fn: Fn, fields: frozenset[str], context_fields: frozenset[str]
+    ) -> None:
+        self.text = text
+        self.type = rtype
+        self.key = key
+        self._fn = fn
+        self.fields = fields
+        self.context_fields = context_fields
+
+    def evaluate(self, scope: Scope) -> Any:
+        return self._fn(scope.profile, scope.context, scope.now)
+
+    def test(self, scope: Scope) -> bool:
+        return self._fn(scope.profile, scope.context, scope.now) is True
+
+    def __repr__(self) -> str:
+        return f"CompiledRule({self.text!r})"
+
+
+class _Compiler:
+    def __init__(self, text: str, env: TypeEnv) -> None:
+        self.text = text
+        self.env = env
+        self.fields: set[str] = set()
+        self.context_fields: set[str] = set()
+
+    def error(self, node: Node, message: str) -> RuleTypeError:
+        return RuleTypeError(message, node.offset, self.text)
+
+    def compile(self, node: Node) -> tuple[RuleType, Fn]:
+        if isinstance(node, Literal):
+            value = node.value
+            return _LITERAL_TYPES[node.kind], lambda p, c, n: value
+        if isinstance(node, Name):
+            return self.name(node)
+        if isinstance(node, ListLit):
+            return self.list_(node)
+        if isinstance(node, Unary):
+            return self.unary(node)
+        if isinstance(node, IsNull):
+            _, fn = self.compile(node.operand)
+            if node.negated:
+                return T.BOOL, lambda p, c, n: fn(p, c, n) is not None
+            return T.BOOL, lambda p, c, n: fn(p, c, n) is None
+        if isinstance(node, Call):
+            return self.call(node)
+        if isinstance(node, Binary):
+            if node.op in ("and", "or"):
+                return self.logic(node)
+            if node.op in ("in", "not in"):
+                return self.membership(node)
+            if node.op in ("==", "!=", "<", "<=", ">", ">="):
+                return self.compare(node)
+            return self.arithmetic(node)
+        raise self.error(node, "unsupported expression")  # pragma: no cover
+
+    def name(self, node: Name) -> tuple[RuleType, Fn]:
+        fields = self.env.context if node.context else self.env.profile
+        if node.name not in fields:
+            where = "context field" if node.context else "field"
+            shown = f"context.{node.name}" if node.context else node.name
+            close = difflib.get_close_matches(node.name, list(fields), n=1)
+            hint = f" — did you mean `{'context.' if node.context else ''}{close[0]}`?" if close else ""
+            if not node.context and node.name in self.env.context:
+                hint = f" — did you mean `context.{node.name}`?"
+            raise self.error(node, f"unknown {where} `{shown}`{hint}")
+        if not node.context and node.name in self.env.protected:
+            raise self.error(
+                node, f"field `{node.name}` is a protected attribute and cannot be used in a rule"
+            )
+        name = node.name
+        if node.context:
+            self.context_fields.add(name)
+            return fields[name], lambda p, c, n: c.get(name)
+        self.fields.add(name)
+        return fields[name], lambda p, c, n: p.get(name)
+
+    def list_(self, node: ListLit) -> tuple[RuleType, Fn]:
+        if not node.items:
+            raise self.error(node, "a list needs at least one item")
+        values = []
+        kind: RuleType | None = None
+        for item in node.items:
+            if not isinstance(item, Literal) and not (
+                isinstance(item, Unary) and item.op == "-" and isinstance(item.operand, Literal)
+            ):
+                raise self.error(item, "list items must be plain numbers or texts")
+            item_type, fn = self.compile(item)
+            if item_type not in (T.NUMBER, T.TEXT):
+                raise self.error(item, "list items must be plain numbers or texts")
+            if kind is not None and item_type != kind:
+                raise self.error(item, "all items of a list must have the same type")
+            kind = item_type
+            values.append(fn({}, {}, datetime.min))
+        frozen = frozenset(values)
+        assert kind is not None
+        return LIST_OF[kind], lambda p, c, n: frozen
+
+    def unary(self, node: Unary) -> tuple[RuleType, Fn]:
+        t, fn = self.compile(node.operand)
+        if node.op == "not":
+            if t not in (T.BOOL, T.NULL):
+                raise self.error(node, f"`not` needs true/false, got {_article(t)}")
+
+            def not_(p: Any, c: Any, n: Any) -> Any:
+                v = fn(p, c, n)
+                return None if v is None else not v
+
+            return T.BOOL, not_
+        if t not in (T.NUMBER, T.DURATION, T.NULL):
+            raise self.error(node, f"cannot negate {_article(t)}")
+
+        def neg(p: Any, c: Any, n: Any) -> Any:
+            v = fn(p, c, n)
+            return None if v is None else -v
+
+        return t, neg
+
+    def logic(self, node: Binary) -> tuple[RuleType, Fn]:
+        # flatten chains so `a and b and c` is one loop, not nested closures
+        parts: list[Node] = []
+        stack: list[Node] = [node]
+        while stack:
+            cur = stack.pop()
+            if isinstance(cur, Binary) and cur.op == node.op:
+                stack.append(cur.right)
+                stack.append(cur.left)
+            else:
+                parts.append(cur)
+        fns = []
+        for part in parts:
+            t, fn = self.compile(part)
+            if t not in (T.BOOL, T.NULL):
+                raise self.error(part, f"`{node.op}` needs true/false on both sides, got {_article(t)}")
+            fns.append(fn)
+        funcs = tuple(fns)
+        if node.op == "and":
+
+            def and_(p: Any, c: Any, n: Any) -> Any:
+                unknown = False
+                for f in funcs:
+                    v = f(p, c, n)
+                    if v is False:
+                        return False
+                    if v is None:
+                        unknown = True
+                return None if unknown else True
+
+            return T.BOOL, and_
+
+        def or_(p: Any, c: Any, n: Any) -> Any:
+            unknown = False
+            for f in funcs:
+                v = f(p, c, n)
+                if v is True:
+                    return True
+                if v is None:
+                    unknown = True
+            return None if unknown else False
+
+        return T.BOOL, or_
+
+    @staticmethod
+    def _comparable(lt: RuleType, rt: RuleType, lf: Fn, rf: Fn) -> tuple[Fn, Fn] | None:
+        """Coercions that make two sides comparable (date vs date-time), or None if not."""
+        if lt == rt or T.NULL in (lt, rt):
+            return lf, rf
+        if {lt, rt} == {T.DATE, T.DATETIME}:
+            return (
+                (lambda p, c, n: _as_datetime(lf(p, c, n))),
+                (lambda p, c, n: _as_datetime(rf(p, c, n))),
+            )
+        return None
+
+    def compare(self, node: Binary) -> tuple[RuleType, Fn]:
+        lt, lf = self.compile(node.left)
+        rt, rf = self.compile(node.right)
+        sides = self._comparable(lt, rt, lf, rf)
+        if sides is None:
+            raise self.error(node, f"cannot compare {_article(lt)} with {_article(rt)}")
+        op = node.op
+        if op not in ("==", "!=") and not ({lt, rt} - {T.NULL} <= _ORDERED):
+            bad = lt if lt not in _ORDERED else rt
+            raise self.error(node, f"`{op}` cannot order {_article(bad)}; use == or !=")
+        lf, rf = sides
+        fn = {
+            "==": operator.eq,
+            "!=": operator.ne,
+            "<": operator.lt,
+            "<=": operator.le,
+            ">": operator.gt,
+            ">=": operator.ge,
+        }[op]
+
+        def cmp(p: Any, c: Any, n: Any) -> Any:
+            a = lf(p, c, n)
+            if a is None:
+                return None
+            b = rf(p, c, n)
+            if b is None:
+                return None
+            return fn(a, b)
+
+        return T.BOOL, cmp
+
+    def membership(self, node: Binary) -> tuple[RuleType, Fn]:
+        lt, lf = self.compile(node.left)
+        rt, rf = self.compile(node.right)
+        if rt not in ELEMENT and rt != T.NULL:
+            raise self.error(node.right, f"`{node.op}` needs a list on the right, got {_article(rt)}")
+        if rt in ELEMENT and lt not in (ELEMENT[rt], T.NULL):
+            raise self.error(
+                node, f"cannot look for {_article(lt)} in {_article(rt)}"
+            )
+        negated = node.op == "not in"
+
+        def member(p: Any, c: Any, n: Any) -> Any:
+            a = lf(p, c, n)
+            if a is None:
+                return None
+            b = rf(p, c, n)
+            if b is None:
+                return None
+            return (a not in b) if negated else (a in b)
+
+        return T.BOOL, member
+
+    def arithmetic(self, node: Binary) -> tuple[RuleType, Fn]:
+        lt, lf = self.compile(node.left)
+        rt, rf = self.compile(node.right)
+        op = node.op
+        result = _arith_type(op, lt, rt)
+        if result is None:
+            raise self.error(node, f"cannot use `{op}` on {_article(lt)} and {_article(rt)}")
+        if {lt, rt} == {T.DATE, T.DATETIME}:
+            lf0, rf0 = lf, rf
+            lf = lambda p, c, n: _as_datetime(lf0(p, c, n))  # noqa: E731
+            rf = lambda p, c, n: _as_datetime(rf0(p, c, n))  # noqa: E731
+        fn = {
+            "+": operator.add,
+            "-": operator.sub,
+            "*": operator.mul,
+            "/": operator.truediv,
+            "%": operator.mod,
+        }[op]
+        whole_days = result == T.DATE
+
+        def arith(p: Any, c: Any, n: Any) -> Any:
+            a = lf(p, c, n)
+            if a is None:
+                return None
+            b = rf(p, c, n)
+            if b is None:
+                return None
+            if op in ("/", "%") and not b:
+                return None  # division by zero is null, never an error
+            if whole_days and isinstance(b, timedelta):
+                b = timedelta(days=b.days)
+            try:
+                return fn(a, b)
+            except (OverflowError, ValueError):
+                return None
+
+        return result, arith
+
+    def call(self, node: Call) -> tuple[RuleType, Fn]:
+        spec = FUNCTIONS.get(node.name.lower())
+        if spec is None:
+            close = difflib.get_close_matches(node.name, list(FUNCTIONS), n=1)
+            hint = f" — did you mean `{close[0]}`?" if close else ""
+            raise self.error(node, f"unknown function `{node.name}`{hint}")
+        low, high = spec.arity
+        count = len(node.args)
+        if count < low or (high is not None and count > high):
+            want = (
+                str(low)
+                if high == low
+                else (f"{low} to {high}" if high is not None else f"at least {low}")
+            )
+            plural = "" if want == "1" else "s"
+            raise self.error(
+                node, f"function `{node.name}` takes {want} argument{plural}, got {count}"
+            )
+        compiled = [self.compile(arg) for arg in node.args]
+        try:
+            result, fn = spec.build(node.args, compiled, self.env)
+        except TypeError as exc:
+            raise self.error(node, f"function `{node.name}`: {exc}") from None
+        if node.name.lower() == "owns":
+            self.fields.add("products")
+        return result, fn
+
+
+def _arith_type(op: str, lt: RuleType, rt: RuleType) -> RuleType | None:
+    if T.NULL in (lt, rt):
+        other = rt if lt == T.NULL else lt
+        return other if other in (T.NUMBER, T.DURATION, T.DATE, T.DATETIME, T.NULL) else None
+    if lt == rt == T.NUMBER:
+        return T.NUMBER
+    if op in ("+", "-"):
+        if lt in (T.DATE, T.DATETIME) and rt == T.DURATION:
+            return lt
+        if op == "+" and lt == T.DURATION and rt in (T.DATE, T.DATETIME):
+            return rt
+        if lt == rt == T.DURATION:
+            return T.DURATION
+        if op == "-" and lt in (T.DATE, T.DATETIME) and rt in (T.DATE, T.DATETIME):
+            return T.DURATION
+    if op == "*" and {lt, rt} == {T.NUMBER, T.DURATION}:
+        return T.DURATION
+    if op == "/" and lt == T.DURATION and rt == T.NUMBER:
+        return T.DURATION
+    return None
+
+
+def compile_rule(text: str, env: TypeEnv, expect: RuleType | None = RuleType.BOOL) -> CompiledRule:
+    """Parse, type check and compile a rule. Raises RuleSyntaxError or RuleTypeError."""
+    if not isinstance(text, str):
+        raise RuleTypeError("a rule must be text", 0, str(text))
+    tree = parse(text)
+    compiler = _Compiler(text, env)
+    rtype, fn = compiler.compile(tree)
+    if expect is not None and rtype not in (expect, T.NULL):
+        what = "a condition (true/false)" if expect == T.BOOL else _article(expect)
+        raise RuleTypeError(f"expected {what}, but this is {_article(rtype)}", tree.offset, text)
+    return CompiledRule(
+        text=text.strip(),
+        rtype=rtype if rtype != T.NULL else (expect or T.NULL),
+        key=tree.key(),
+        fn=fn,
+        fields=frozenset(compiler.fields),
+        context_fields=frozenset(compiler.context_fields),
+    )
+
+
+__all__ = ["CompiledRule", "compile_rule"]
