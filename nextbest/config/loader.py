@@ -109,6 +109,7 @@ class _Builder:
         self.sources: dict[str, SourceFile] = {}
         self.rules: list[CompiledRule] = []
         self.rule_keys: dict[str, int] = {}
+        self.complete = True
 
     # --- reporting -------------------------------------------------------------------
 
@@ -410,7 +411,11 @@ class _Builder:
                     )
 
         action_index = {a.id: a.index for a in actions}
-        self._check_fallbacks(settings, action_index, actions)
+        # when an issue file failed to validate, its actions, groups and issues are unknown:
+        # reporting every reference to them as dangling would only bury the real problem
+        self.complete = all(issue is not None for _, issue in issues)
+        if self.complete:
+            self._check_fallbacks(settings, action_index, actions)
         contact_rules = self._contact_rules(policies, settings, issue_names, group_keys)
         context_weights = self._context_weights(policies, env, actions, issue_names, group_keys)
         if self.problems:
@@ -574,7 +579,7 @@ class _Builder:
                     + _did_you_mean(spec.channel, list(settings.channels)),
                 )
             if isinstance(spec, LimitPolicy):
-                if spec.issue is not None and spec.issue not in issue_names:
+                if spec.issue is not None and spec.issue not in issue_names and self.complete:
                     self.problem(
                         src,
                         (*path, "issue"),
@@ -584,7 +589,7 @@ class _Builder:
                 group = None
                 if spec.group is not None:
                     matches = [g for g in group_keys if g == spec.group or g.endswith("/" + spec.group)]
-                    if len(matches) != 1:
+                    if len(matches) != 1 and self.complete:
                         self.problem(
                             src,
                             (*path, "group"),
@@ -646,7 +651,7 @@ class _Builder:
                 if wanted is None:
                     continue
                 names = known if key != "group" else [*known, *(g.split("/")[1] for g in known)]
-                if wanted not in names:
+                if wanted not in names and self.complete:
                     self.problem(
                         src,
                         (*path, key),

@@ -137,9 +137,11 @@ def _select(
     for p, (mask, count) in enumerate(zip(in_placement, counts, strict=True)):
         taken = 0
         per_group: dict[int, int] = {}
+        fb = fallbacks[p]
         for pos in order:
             a = int(idx[pos])
-            if a in used or not mask[a] or priority[pos] <= 0:
+            # a placement's fallback is held back for when nothing else qualifies
+            if a in used or not mask[a] or priority[pos] <= 0 or a == fb:
                 continue
             g = int(group_idx[a])
             if max_per_group and per_group.get(g, 0) >= max_per_group:
@@ -150,7 +152,6 @@ def _select(
             taken += 1
             if taken == count:
                 break
-        fb = fallbacks[p]
         if taken == 0 and fb is not None and alive[fb] and fb not in used:
             used.add(fb)
             picks.append((p, fb, True))

@@ -70,8 +70,10 @@ def test_personalised_content_is_rendered() -> None:
 def test_no_consent_means_no_marketing_action() -> None:
     engine = engine_with(consent="denied")
     decision = engine.decide(web(explain=True))
-    assert ids(decision) == {"info-tips"}  # the fallback, a service action
-    assert decision.placement("hero")[0].fallback
+    assert ids(decision) == {"info-tips"}  # a service action
+    hero = decision.placement("hero")
+    assert hero[0].fallback and hero[0].selection_probability == 1.0
+    assert decision.placement("sidebar") == ()  # no duplicates across placements
     stages = {r.action_id: r.stage for r in decision.removed}
     assert stages["gold-card"] == "consent"
 

@@ -1,0 +1,1 @@
+"""The demo bank: its configuration (`bank/`), generated customers and hidden ground truth."""

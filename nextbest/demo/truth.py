@@ -1,0 +1,106 @@
+"""The hidden ground truth of the demo bank: how likely a customer accepts an action.
+
+Only the simulator knows it. The engine must learn it from outcomes; the oracle arm of the
+simulator uses it directly as the ceiling of what learning could reach.
+
+Log-odds of acceptance = the action's base rate (drawn per action from the seed, between
+about 0.5 % and 25 %) + a channel effect (agents and the app convert best, e-mail and SMS
+worst) + a few affinities (frequent travellers like travel products, parents like family
+products, the young and digital like digital products, customers likely to churn respond
+to retention, customers in difficulty to hardship help, the page being visited lifts its
+own product group) + fixed per-customer × action noise.
+Protected attributes (gender, nationality) play no part.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from nextbest.config.compiled import CompiledConfig
+
+FloatArray = npt.NDArray[np.float64]
+
+CHANNEL_EFFECT = {"web": 0.0, "app": 0.3, "call_center": 0.8, "email": -0.5, "sms": -0.7}
+PAGE_GROUPS = {
+    "cards": "cards",
+    "loans": "loans",
+    "savings": "savings",
+    "invest": "investments",
+    "insurance": "insurance",
+    "mortgage": "mortgages",
+}
+
+
+def _logit(p: float) -> float:
+    return float(np.log(p / (1 - p)))
+
+
+class GroundTruth:
+    def __init__(self, config: CompiledConfig, seed: int) -> None:
+        rng = np.random.default_rng(seed + 101)
+        self.seed = seed
+        self.index = {a.id: a.index for a in config.actions}
+        n = config.n_actions
+        self.base = rng.uniform(_logit(0.005), _logit(0.25), n)
+        self.n = n
+
+        def mask(test: Any) -> npt.NDArray[np.bool_]:
+            return np.array([bool(test(a)) for a in config.actions], dtype=bool)
+
+        self.travel = mask(lambda a: "travel" in a.tags)
+        self.family = mask(lambda a: "family" in a.tags)
+        self.digital = mask(lambda a: "digital" in a.tags or "young" in a.tags)
+        self.retention = mask(lambda a: a.issue == "retention")
+        self.resilience = mask(lambda a: a.issue == "resilience")
+        self.service = mask(lambda a: a.issue == "service")
+        self.wealth = mask(lambda a: a.group.endswith(("/investments", "/mortgages")))
+        self.page = {
+            page: mask(lambda a, g=group: a.group.endswith("/" + g)) for page, group in PAGE_GROUPS.items()
+        }
+
+    def _noise(self, traits: Mapping[str, Any]) -> FloatArray:
+        key = str(traits.get("email") or traits.get("phone") or sorted(traits.items()))
+        rng = np.random.default_rng([zlib.crc32(key.encode()), self.seed])
+        return np.asarray(0.5 * rng.standard_normal(self.n), dtype=np.float64)
+
+    def logits(self, traits: Mapping[str, Any], channel: str, context: Mapping[str, Any]) -> FloatArray:
+        z = self.base + CHANNEL_EFFECT.get(channel, 0.0) + self._noise(traits)
+        travel = float(traits.get("travel_per_year") or 0)
+        z = z + self.travel * (0.35 * min(travel, 6.0) - 0.7)
+        z = z + self.family * (0.9 if (traits.get("kids") or 0) > 0 else -0.5)
+        young = (traits.get("age") or 99) < 30 or bool(traits.get("digital_active"))
+        z = z + self.digital * (0.8 if young else -0.6)
+        z = z + self.retention * 3.0 * (float(traits.get("churn_risk") or 0) - 0.3)
+        z = z + self.resilience * (1.2 if traits.get("in_arrears") else 0.0)
+        z = z + self.wealth * (0.5 if (traits.get("income") or 0) > 60_000 else -0.3)
+        page = context.get("page")
+        if isinstance(page, str) and page in self.page:
+            z = z + self.page[page] * 1.2
+        if page == "travel":
+            z = z + self.travel * 1.0
+        if page == "support":
+            z = z + self.service * 0.8
+        if context.get("intent") == "complaint":
+            z = z + self.retention * 1.0
+        return z
+
+    def probabilities(
+        self,
+        traits: Mapping[str, Any],
+        action_ids: Sequence[str],
+        channel: str,
+        context: Mapping[str, Any],
+    ) -> FloatArray:
+        """P(accept) for each of `action_ids`, in that order."""
+        p = 1 / (1 + np.exp(-self.logits(traits, channel, context)))
+        return np.asarray(p[[self.index[a] for a in action_ids]], dtype=np.float64)
+
+    def probability(
+        self, traits: Mapping[str, Any], action_id: str, channel: str, context: Mapping[str, Any]
+    ) -> float:
+        return float(self.probabilities(traits, [action_id], channel, context)[0])

@@ -1,0 +1,120 @@
+"""Storage protocols, one per concern, and the plain records they exchange.
+
+Backends implement all of them (`Store`); the conformance suite in tests/store runs every
+backend through the same checks. Timestamps are UTC epoch seconds (`ts`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class InteractionRow:
+    """One row of the interaction history: an impression or an outcome."""
+
+    customer_id: str | None
+    decision_id: str
+    action_id: str
+    issue: str
+    group: str  # "issue/group"
+    channel: str
+    outcome: str  # impression | clicked | accepted | rejected | ignored | converted
+    ts: float
+    value: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredDecision:
+    decision_id: str
+    ts: float
+    customer_id: str | None
+    interaction_id: str | None
+    channel: str
+    direction: str
+    config_version: str
+    actions: list[dict[str, Any]]  # one dict per returned action (RankedAction fields)
+    document: dict[str, Any]  # request, step-up hints, removed actions, seed
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeRecord:
+    decision_id: str
+    action_id: str
+    outcome: str
+    ts: float
+    idempotency_key: str
+    customer_id: str | None
+    issue: str
+    group: str
+    channel: str
+    value: float | None = None
+
+
+class ProfileStore(Protocol):
+    def get_profile(self, customer_id: str) -> dict[str, Any] | None: ...
+
+    def upsert_profiles(
+        self, profiles: Sequence[tuple[str, Mapping[str, Any]]], ts: float
+    ) -> int:
+        """Merge traits key by key into existing profiles (creating new ones); one transaction."""
+        ...
+
+    def count_profiles(self) -> int: ...
+
+    def customer_ids(self, limit: int, offset: int = 0) -> list[str]: ...
+
+
+class ConsentStore(Protocol):
+    def get_consents(self, customer_id: str) -> dict[str, str]:
+        """purpose → latest status (granted | denied | revoked)."""
+        ...
+
+    def set_consents(self, rows: Sequence[tuple[str, str, str, float]]) -> None:
+        """Append (customer_id, purpose, status, ts) records; the latest by ts wins."""
+        ...
+
+
+class HistoryStore(Protocol):
+    def record_decision(self, decision: StoredDecision, impressions: Sequence[InteractionRow]) -> None:
+        """The decision, its actions and the given history rows, in one transaction."""
+        ...
+
+    def get_decision(self, decision_id: str) -> StoredDecision | None: ...
+
+    def has_outcome(self, idempotency_key: str) -> bool: ...
+
+    def record_outcome(
+        self, outcome: OutcomeRecord, model_states: Mapping[str, Mapping[str, Any]] | None = None
+    ) -> bool:
+        """Insert the outcome and the updated model states in one transaction; False (and
+        nothing written) when the idempotency key was already recorded."""
+        ...
+
+    def customer_history(self, customer_id: str, since_ts: float) -> list[InteractionRow]: ...
+
+    def history(
+        self, *, customer_id: str | None = None, decision_id: str | None = None, limit: int = 50
+    ) -> list[InteractionRow]: ...
+
+    def decisions(self, *, customer_id: str | None = None, limit: int = 50) -> list[StoredDecision]: ...
+
+    def counts(self) -> dict[str, Any]: ...
+
+
+class ModelStateStore(Protocol):
+    def load_model_states(self) -> dict[str, dict[str, Any]]: ...
+
+    def save_model_states(self, states: Mapping[str, Mapping[str, Any]]) -> None: ...
+
+
+class ConfigVersionStore(Protocol):
+    def save_config_version(self, version_id: str, files: Mapping[str, str], ts: float) -> None: ...
+
+    def get_config_version(self, version_id: str) -> dict[str, str] | None: ...
+
+
+class Store(ProfileStore, ConsentStore, HistoryStore, ModelStateStore, ConfigVersionStore, Protocol):
+    def close(self) -> None: ...

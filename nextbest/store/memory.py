@@ -1,0 +1,138 @@
+"""An in-memory store: dicts and lists. For unit tests, simulations and users' own tests."""
+
+from __future__ import annotations
+
+import copy
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from nextbest.store.base import InteractionRow, OutcomeRecord, StoredDecision
+
+
+class MemoryStore:
+    def __init__(self) -> None:
+        self._profiles: dict[str, dict[str, Any]] = {}
+        self._consents: dict[str, dict[str, tuple[float, int, str]]] = {}
+        self._decisions: dict[str, StoredDecision] = {}
+        self._history: dict[str | None, list[InteractionRow]] = {}
+        self._all: list[InteractionRow] = []
+        self._keys: set[str] = set()
+        self._models: dict[str, dict[str, Any]] = {}
+        self._configs: dict[str, dict[str, str]] = {}
+        self._seq = 0
+
+    def close(self) -> None:
+        pass
+
+    # profiles
+    def get_profile(self, customer_id: str) -> dict[str, Any] | None:
+        found = self._profiles.get(customer_id)
+        return dict(found) if found is not None else None
+
+    def upsert_profiles(self, profiles: Sequence[tuple[str, Mapping[str, Any]]], ts: float) -> int:
+        for customer_id, traits in profiles:
+            self._profiles.setdefault(customer_id, {}).update(copy.deepcopy(dict(traits)))
+        return len(profiles)
+
+    def count_profiles(self) -> int:
+        return len(self._profiles)
+
+    def customer_ids(self, limit: int, offset: int = 0) -> list[str]:
+        return sorted(self._profiles)[offset : offset + limit]
+
+    # consents
+    def get_consents(self, customer_id: str) -> dict[str, str]:
+        return {p: s for p, (_, _, s) in self._consents.get(customer_id, {}).items()}
+
+    def set_consents(self, rows: Sequence[tuple[str, str, str, float]]) -> None:
+        for customer_id, purpose, status, ts in rows:
+            self._seq += 1
+            mine = self._consents.setdefault(customer_id, {})
+            current = mine.get(purpose)
+            if current is None or (ts, self._seq) >= current[:2]:
+                mine[purpose] = (ts, self._seq, status)
+
+    # history
+    def _append(self, row: InteractionRow) -> None:
+        self._history.setdefault(row.customer_id, []).append(row)
+        self._all.append(row)
+
+    def record_decision(self, decision: StoredDecision, impressions: Sequence[InteractionRow]) -> None:
+        if decision.decision_id in self._decisions:
+            raise ValueError(f"decision {decision.decision_id} already recorded")
+        self._decisions[decision.decision_id] = copy.deepcopy(decision)
+        for row in impressions:
+            self._append(row)
+
+    def get_decision(self, decision_id: str) -> StoredDecision | None:
+        found = self._decisions.get(decision_id)
+        return copy.deepcopy(found) if found is not None else None
+
+    def has_outcome(self, idempotency_key: str) -> bool:
+        return idempotency_key in self._keys
+
+    def record_outcome(
+        self, outcome: OutcomeRecord, model_states: Mapping[str, Mapping[str, Any]] | None = None
+    ) -> bool:
+        if outcome.idempotency_key in self._keys:
+            return False
+        self._keys.add(outcome.idempotency_key)
+        self._append(
+            InteractionRow(
+                customer_id=outcome.customer_id,
+                decision_id=outcome.decision_id,
+                action_id=outcome.action_id,
+                issue=outcome.issue,
+                group=outcome.group,
+                channel=outcome.channel,
+                outcome=outcome.outcome,
+                ts=outcome.ts,
+                value=outcome.value,
+            )
+        )
+        if model_states:
+            self.save_model_states(model_states)
+        return True
+
+    def customer_history(self, customer_id: str, since_ts: float) -> list[InteractionRow]:
+        rows = [r for r in self._history.get(customer_id, []) if r.ts >= since_ts]
+        return sorted(rows, key=lambda r: r.ts)
+
+    def history(
+        self, *, customer_id: str | None = None, decision_id: str | None = None, limit: int = 50
+    ) -> list[InteractionRow]:
+        rows = self._history.get(customer_id, []) if customer_id is not None else self._all
+        if decision_id is not None:
+            rows = [r for r in rows if r.decision_id == decision_id]
+        indexed = sorted(enumerate(rows), key=lambda ir: (ir[1].ts, ir[0]), reverse=True)
+        return [r for _, r in indexed[:limit]]
+
+    def decisions(self, *, customer_id: str | None = None, limit: int = 50) -> list[StoredDecision]:
+        found = [
+            d for d in self._decisions.values() if customer_id is None or d.customer_id == customer_id
+        ]
+        return sorted(found, key=lambda d: d.ts, reverse=True)[:limit]
+
+    def counts(self) -> dict[str, Any]:
+        return {
+            "profiles": len(self._profiles),
+            "decisions": len(self._decisions),
+            "interactions": len(self._all),
+            "outcomes_by_type": dict(Counter(r.outcome for r in self._all)),
+        }
+
+    # models and config versions
+    def load_model_states(self) -> dict[str, dict[str, Any]]:
+        return copy.deepcopy(self._models)
+
+    def save_model_states(self, states: Mapping[str, Mapping[str, Any]]) -> None:
+        for key, state in states.items():
+            self._models[key] = dict(state)
+
+    def save_config_version(self, version_id: str, files: Mapping[str, str], ts: float) -> None:
+        self._configs.setdefault(version_id, dict(files))
+
+    def get_config_version(self, version_id: str) -> dict[str, str] | None:
+        found = self._configs.get(version_id)
+        return dict(found) if found is not None else None
