@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from dataclasses import asdict
+from dataclasses import fields
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -153,8 +153,8 @@ class Engine:
         ]
         document = {
             "request": _request_document(request),
-            "step_up": [asdict(s) for s in decision.step_up],
-            "removed": [asdict(r) for r in decision.removed],
+            "step_up": [_as_dict(s) for s in decision.step_up],
+            "removed": [_as_dict(r) for r in decision.removed],
             "seed": decision.seed,
         }
         stored = StoredDecision(
@@ -165,7 +165,7 @@ class Engine:
             channel=decision.channel,
             direction=decision.direction.value,
             config_version=decision.config_version,
-            actions=[asdict(a) for a in decision.actions],
+            actions=[_as_dict(a) for a in decision.actions],
             document=document,
         )
         self.store.record_decision(stored, impressions)
@@ -232,6 +232,12 @@ class Engine:
 
     def model_id(self, action_id: str, channel: str) -> str:
         return model_id(action_id, channel)
+
+
+def _as_dict(record: Any) -> dict[str, Any]:
+    """A flat dataclass as a JSON-able dict (dataclasses.asdict deep-copies: too slow here)."""
+    out = {f.name: getattr(record, f.name) for f in fields(record)}
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
 
 
 def _request_document(request: DecisionRequest) -> dict[str, Any]:

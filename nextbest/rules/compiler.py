@@ -383,7 +383,8 @@ def compile_rule(text: str, env: TypeEnv, expect: RuleType | None = RuleType.BOO
     rtype, fn = compiler.compile(tree)
     if expect is not None and rtype not in (expect, T.NULL):
         what = "a condition (true/false)" if expect == T.BOOL else _article(expect)
-        raise RuleTypeError(f"expected {what}, but this is {_article(rtype)}", tree.offset, text)
+        start = len(text) - len(text.lstrip())  # the whole rule is at fault: point at its start
+        raise RuleTypeError(f"expected {what}, but this is {_article(rtype)}", start, text)
     return CompiledRule(
         text=text.strip(),
         rtype=rtype if rtype != T.NULL else (expect or T.NULL),

@@ -32,7 +32,12 @@ class MemoryStore:
 
     def upsert_profiles(self, profiles: Sequence[tuple[str, Mapping[str, Any]]], ts: float) -> int:
         for customer_id, traits in profiles:
-            self._profiles.setdefault(customer_id, {}).update(copy.deepcopy(dict(traits)))
+            mine = self._profiles.setdefault(customer_id, {})
+            for key, value in traits.items():  # like JSON merge-patch: null removes a trait
+                if value is None:
+                    mine.pop(key, None)
+                else:
+                    mine[key] = copy.deepcopy(value)
         return len(profiles)
 
     def count_profiles(self) -> int:

@@ -8,6 +8,7 @@ loses nothing on a process crash; only a power cut can cost the last transaction
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Mapping, Sequence
@@ -18,7 +19,7 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from sqlalchemy import event, text
+from sqlalchemy import TextClause, event, text
 from sqlalchemy.engine import Connection, Engine
 
 from nextbest.errors import StoreError
@@ -30,6 +31,12 @@ _ACTION_COLUMNS = (
     "model_propensity", "value", "lever", "context_weight", "priority", "selection_probability",
     "fallback",
 )  # fmt: skip
+
+
+@functools.cache
+def _sql(statement: str) -> TextClause:
+    """Statements are built once: SQLAlchemy then reuses their compiled form."""
+    return text(statement)
 
 
 def _dumps(value: Any) -> str:
@@ -119,10 +126,10 @@ class SQLiteStore:
         if not profiles:
             return 0
         # json_patch merges key by key (RFC 7396): a null value removes the trait
-        sql = text(
-            "INSERT INTO profiles (customer_id, traits, updated_ts) VALUES (:c, json(:t), :ts) "
+        sql = _sql(
+            "INSERT INTO profiles (customer_id, traits, updated_ts) VALUES (:c, json_patch('{}', :t), :ts) "
             "ON CONFLICT(customer_id) DO UPDATE SET "
-            "traits = json_patch(profiles.traits, excluded.traits), updated_ts = excluded.updated_ts"
+            "traits = json_patch(profiles.traits, :t), updated_ts = excluded.updated_ts"
         )
         params = [{"c": cid, "t": _dumps(dict(traits)), "ts": ts} for cid, traits in profiles]
         with self._conn.begin():
@@ -154,7 +161,7 @@ class SQLiteStore:
             return
         with self._conn.begin():
             self._conn.execute(
-                text("INSERT INTO consents (customer_id, purpose, status, ts) VALUES (:c, :p, :s, :ts)"),
+                _sql("INSERT INTO consents (customer_id, purpose, status, ts) VALUES (:c, :p, :s, :ts)"),
                 [{"c": c, "p": p, "s": s, "ts": ts} for c, p, s, ts in rows],
             )
 
@@ -162,7 +169,7 @@ class SQLiteStore:
 
     def _insert_rows(self, rows: Sequence[InteractionRow], key: str | None = None) -> None:
         self._conn.execute(
-            text(
+            _sql(
                 "INSERT INTO interactions (customer_id, decision_id, action_id, issue, group_name, "
                 "channel, outcome, ts, value, idempotency_key) "
                 "VALUES (:c, :d, :a, :i, :g, :ch, :o, :ts, :v, :k)"
@@ -181,7 +188,7 @@ class SQLiteStore:
         document["actions"] = decision.actions
         with self._conn.begin():
             self._conn.execute(
-                text(
+                _sql(
                     "INSERT INTO decisions (decision_id, ts, customer_id, interaction_id, channel, "
                     "direction, config_version, document) VALUES (:id, :ts, :c, :i, :ch, :dir, :v, :doc)"
                 ),
@@ -193,7 +200,7 @@ class SQLiteStore:
             )  # fmt: skip
             if decision.actions:
                 self._conn.execute(
-                    text(
+                    _sql(
                         "INSERT INTO decision_actions (decision_id, placement, rank, action_id, "
                         "treatment_id, issue, group_name, channel, propensity, model_propensity, "
                         "value, lever, context_weight, priority, selection_probability, fallback) "
@@ -309,7 +316,7 @@ class SQLiteStore:
 
     def _save_states(self, states: Mapping[str, Mapping[str, Any]]) -> None:
         self._conn.execute(
-            text(
+            _sql(
                 "INSERT INTO model_state (model_id, state, updated_ts) VALUES (:m, :s, :ts) "
                 "ON CONFLICT(model_id) DO UPDATE SET state = excluded.state, updated_ts = excluded.updated_ts"
             ),
@@ -324,7 +331,7 @@ class SQLiteStore:
     def save_config_version(self, version_id: str, files: Mapping[str, str], ts: float) -> None:
         with self._conn.begin():
             self._conn.execute(
-                text(
+                _sql(
                     "INSERT INTO config_versions (version_id, files, ts) VALUES (:v, :f, :ts) "
                     "ON CONFLICT(version_id) DO NOTHING"
                 ),

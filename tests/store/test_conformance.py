@@ -1,0 +1,122 @@
+"""Every store backend passes the same checks (memory, and a real SQLite file)."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from nextbest.store import MemoryStore, Store, open_store
+from nextbest.store.base import InteractionRow, OutcomeRecord, StoredDecision
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    s: Store = MemoryStore() if request.param == "memory" else open_store(str(tmp_path / "t.db"))
+    yield s
+    s.close()
+
+
+def decision(decision_id: str = "d1", customer_id: str | None = "c1", ts: float = 100.0) -> StoredDecision:
+    action = {
+        "action_id": "a1", "treatment_id": "t1", "issue": "i", "group": "g", "channel": "web",
+        "placement": "hero", "rank": 1, "content": "hi", "propensity": 0.3, "model_propensity": 0.2,
+        "value": 10.0, "lever": 1.0, "context_weight": 1.0, "priority": 3.0,
+        "selection_probability": 0.5, "fallback": False, "reasons": ["x"],
+    }  # fmt: skip
+    return StoredDecision(decision_id, ts, customer_id, "i1", "web", "inbound", "v1", [action], {"seed": 1})
+
+
+def row(ts: float, outcome: str = "impression", customer_id: str = "c1") -> InteractionRow:
+    return InteractionRow(customer_id, "d1", "a1", "i", "i/g", "web", outcome, ts)
+
+
+def outcome(key: str, ts: float = 200.0, kind: str = "accepted") -> OutcomeRecord:
+    return OutcomeRecord("d1", "a1", kind, ts, key, "c1", "i", "i/g", "web", 5.0)
+
+
+def test_profiles_merge_key_by_key(store: Store) -> None:
+    assert store.get_profile("c1") is None
+    store.upsert_profiles([("c1", {"age": 30, "products": ["A"]}), ("c2", {"age": 40})], 1.0)
+    store.upsert_profiles([("c1", {"income": 100, "products": ["B"]})], 2.0)
+    assert store.get_profile("c1") == {"age": 30, "income": 100, "products": ["B"]}
+    assert store.count_profiles() == 2
+    assert store.customer_ids(10) == ["c1", "c2"]
+    assert store.customer_ids(1, offset=1) == ["c2"]
+
+
+def test_consents_latest_wins(store: Store) -> None:
+    store.set_consents([("c1", "marketing", "granted", 10.0), ("c1", "marketing", "revoked", 20.0)])
+    store.set_consents([("c1", "marketing", "granted", 15.0), ("c1", "service", "denied", 1.0)])
+    assert store.get_consents("c1") == {"marketing": "revoked", "service": "denied"}
+    assert store.get_consents("nobody") == {}
+
+
+def test_decision_round_trip(store: Store) -> None:
+    stored = decision()
+    store.record_decision(stored, [row(100.0)])
+    assert store.get_decision("d1") == stored
+    assert store.get_decision("nope") is None
+    assert [d.decision_id for d in store.decisions(customer_id="c1")] == ["d1"]
+    assert store.customer_history("c1", 0.0) == [row(100.0)]
+
+
+def test_decision_ids_are_unique(store: Store) -> None:
+    store.record_decision(decision(), [row(100.0)])
+    with pytest.raises(Exception):  # noqa: B017 - each backend raises its own error
+        store.record_decision(decision(), [row(101.0)])
+    assert store.customer_history("c1", 0.0) == [row(100.0)]  # nothing half-written
+
+
+def test_outcome_idempotency_and_model_state(store: Store) -> None:
+    store.record_decision(decision(), [])
+    assert not store.has_outcome("k1")
+    assert store.record_outcome(outcome("k1"), {"a1@web": {"alpha": 2.0, "beta": 1.0}})
+    assert store.has_outcome("k1")
+    assert not store.record_outcome(outcome("k1"), {"a1@web": {"alpha": 3.0, "beta": 1.0}})
+    assert store.load_model_states() == {"a1@web": {"alpha": 2.0, "beta": 1.0}}
+    rows = store.history(decision_id="d1")
+    assert [(r.outcome, r.value) for r in rows] == [("accepted", 5.0)]
+    assert store.counts()["outcomes_by_type"] == {"accepted": 1}
+
+
+def test_history_window_is_inclusive_and_ordered(store: Store) -> None:
+    store.record_decision(decision(), [row(300.0), row(100.0), row(200.0), row(150.0, customer_id="c2")])
+    assert [r.ts for r in store.customer_history("c1", 200.0)] == [200.0, 300.0]
+    assert [r.ts for r in store.history(customer_id="c1", limit=2)] == [300.0, 200.0]
+    assert store.counts()["interactions"] == 4
+
+
+def test_config_versions(store: Store) -> None:
+    store.save_config_version("v1", {"a.yaml": "x: 1"}, 1.0)
+    store.save_config_version("v1", {"a.yaml": "changed"}, 2.0)  # first one is kept
+    assert store.get_config_version("v1") == {"a.yaml": "x: 1"}
+    assert store.get_config_version("v2") is None
+
+
+_ids = itertools.count()
+traits = st.dictionaries(
+    st.text(alphabet="abcdefgh_", min_size=1, max_size=8),
+    st.none() | st.booleans() | st.integers(-(2**40), 2**40) | st.text(max_size=20) | st.lists(st.text(max_size=5), max_size=3),
+    max_size=6,
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(first=traits, second=traits)
+def test_profile_merge_property(store: Store, first: dict[str, object], second: dict[str, object]) -> None:
+    """Stored traits equal the key-by-key merge; a null value removes the trait."""
+    customer_id = f"p{next(_ids)}"  # the fixture's store is shared by all examples
+    store.upsert_profiles([(customer_id, first)], 1.0)
+    store.upsert_profiles([(customer_id, second)], 2.0)
+    expected = {k: v for k, v in first.items() if v is not None}
+    for k, v in second.items():
+        if v is None:
+            expected.pop(k, None)
+        else:
+            expected[k] = v
+    assert (store.get_profile(customer_id) or {}) == expected
