@@ -39,22 +39,60 @@ from nextbest.types import DecisionRequest, Placement
 
 BANK = Path(__file__).resolve().parent.parent / "nextbest" / "demo" / "bank"
 ISSUES = ("acquisition", "cross-sell", "service", "retention", "information", "resilience")
-PAGES = ("home", "cards", "loans", "savings", "insurance", "invest", "mortgage", "support", "travel")
+PAGES = (
+    "home",
+    "cards",
+    "loans",
+    "savings",
+    "insurance",
+    "invest",
+    "mortgage",
+    "support",
+    "travel",
+)
 
 # a pool of realistic rules over the demo schema; actions draw theirs from it
 RULE_POOL = [
-    "age >= 18", "age < 80", "age >= 21", "age < 67", "income >= 20000", "income >= 35000",
-    "income < 120000", "credit_score >= 550", "credit_score >= 600", "credit_score >= 680",
-    "not in_arrears", "days_past_due == 0", "balance >= 0", "balance > 1000",
-    "tenure_years >= 1", "tenure_years >= 3", "digital_active", "churn_risk < 0.8",
-    'segment != "student"', 'segment in ["mass", "affluent", "private"]',
-    'not owns("GOLD_CARD")', 'not owns("MORTGAGE")', 'not owns("PERSONAL_LOAN")',
-    'owns("CHECKING")', 'not owns("TRAVEL_INSURANCE")', "travel_per_year >= 1",
-    "kids >= 0", "homeowner or income > 50000", "days_since(last_login) < 365",
-    'region != "XX"', "coalesce(days_past_due, 0) < 30", "len(products) < 12",
-    'lower(segment) != "blocked"', "age_in_years(date(\"2000-01-01\")) > 0 or age > 0",
-    "income * 0.3 > 1000", "balance + income > 0", 'not contains(products, "CLOSED")',
-    "credit_score >= 300", "churn_risk >= 0", "salary_account or income > 0",
+    "age >= 18",
+    "age < 80",
+    "age >= 21",
+    "age < 67",
+    "income >= 20000",
+    "income >= 35000",
+    "income < 120000",
+    "credit_score >= 550",
+    "credit_score >= 600",
+    "credit_score >= 680",
+    "not in_arrears",
+    "days_past_due == 0",
+    "balance >= 0",
+    "balance > 1000",
+    "tenure_years >= 1",
+    "tenure_years >= 3",
+    "digital_active",
+    "churn_risk < 0.8",
+    'segment != "student"',
+    'segment in ["mass", "affluent", "private"]',
+    'not owns("GOLD_CARD")',
+    'not owns("MORTGAGE")',
+    'not owns("PERSONAL_LOAN")',
+    'owns("CHECKING")',
+    'not owns("TRAVEL_INSURANCE")',
+    "travel_per_year >= 1",
+    "kids >= 0",
+    "homeowner or income > 50000",
+    "days_since(last_login) < 365",
+    'region != "XX"',
+    "coalesce(days_past_due, 0) < 30",
+    "len(products) < 12",
+    'lower(segment) != "blocked"',
+    'age_in_years(date("2000-01-01")) > 0 or age > 0',
+    "income * 0.3 > 1000",
+    "balance + income > 0",
+    'not contains(products, "CLOSED")',
+    "credit_score >= 300",
+    "churn_risk >= 0",
+    "salary_account or income > 0",
 ]
 
 
@@ -94,24 +132,46 @@ def build_config(folder: Path, n_actions: int, seed: int) -> None:
                     {
                         "id": action_id,
                         "value": float(rng.integers(1, 300)),
-                        "purpose": "marketing" if issue in ("acquisition", "cross-sell", "retention") else "service",
+                        "purpose": "marketing"
+                        if issue in ("acquisition", "cross-sell", "retention")
+                        else "service",
                         "min_assurance": int(rng.integers(0, 2)),
                         "tags": [str(rng.choice(PAGES))],
                         "eligibility": list(rng.choice(RULE_POOL, 4, replace=False)),
                         "applicability": list(rng.choice(RULE_POOL, 4, replace=False)),
                         "suitability": list(rng.choice(RULE_POOL, 4, replace=False)),
                         "treatments": [
-                            {"id": f"{action_id}-web", "channel": "web", "placement": "hero",
-                             "content": "Hello {{ first_name }}, " + action_id},
-                            {"id": f"{action_id}-side", "channel": "web", "placement": "sidebar",
-                             "content": action_id},
-                            {"id": f"{action_id}-mail", "channel": "email", "placement": "body",
-                             "content": action_id},
+                            {
+                                "id": f"{action_id}-web",
+                                "channel": "web",
+                                "placement": "hero",
+                                "content": "Hello {{ first_name }}, " + action_id,
+                            },
+                            {
+                                "id": f"{action_id}-side",
+                                "channel": "web",
+                                "placement": "sidebar",
+                                "content": action_id,
+                            },
+                            {
+                                "id": f"{action_id}-mail",
+                                "channel": "email",
+                                "placement": "body",
+                                "content": action_id,
+                            },
                         ],
                     }
                 )
             groups.append({"group": f"g{g}", "suitability": group_rules, "actions": actions})
-        doc = {"issue": issue, "eligibility": ["age >= 16", "not in_arrears or days_past_due < 90", "credit_score >= 300"], "groups": groups}
+        doc = {
+            "issue": issue,
+            "eligibility": [
+                "age >= 16",
+                "not in_arrears or days_past_due < 90",
+                "credit_score >= 300",
+            ],
+            "groups": groups,
+        }
         (folder / "issues" / f"{issue}.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
 
 
@@ -135,18 +195,28 @@ def seed_store(db: str, engine: Engine, customers: int, history_rows: int, seed:
         ages = rng.uniform(0, 90 * 86400, history_rows)
         rows = [
             InteractionRow(
-                customer_id=customer_id, decision_id=f"seed-{customer_id}",
-                action_id=config.actions[p].id, issue=config.actions[p].issue,
-                group=config.actions[p].group, channel=str(rng.choice(["web", "email", "app"])),
-                outcome=str(rng.choice(outcomes)), ts=now - age,
+                customer_id=customer_id,
+                decision_id=f"seed-{customer_id}",
+                action_id=config.actions[p].id,
+                issue=config.actions[p].issue,
+                group=config.actions[p].group,
+                channel=str(rng.choice(["web", "email", "app"])),
+                outcome=str(rng.choice(outcomes)),
+                ts=now - age,
             )
             for p, age in zip(picks, ages, strict=True)
         ]
         store.record_decision(
             StoredDecision(
-                decision_id=f"seed-{customer_id}", ts=now - 90 * 86400, customer_id=customer_id,
-                interaction_id=None, channel="web", direction="inbound",
-                config_version=config.version, actions=[], document={},
+                decision_id=f"seed-{customer_id}",
+                ts=now - 90 * 86400,
+                customer_id=customer_id,
+                interaction_id=None,
+                channel="web",
+                direction="inbound",
+                config_version=config.version,
+                actions=[],
+                document={},
             ),
             rows,
         )
@@ -166,7 +236,9 @@ def percentile(samples: list[float], q: float) -> float:
     return float(np.percentile(np.array(samples), q))
 
 
-def run_size(n_actions: int, decisions: int, customers: int, history_rows: int, seed: int) -> dict[str, Any]:
+def run_size(
+    n_actions: int, decisions: int, customers: int, history_rows: int, seed: int
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "config"
         folder.mkdir()
@@ -229,7 +301,9 @@ def run_size(n_actions: int, decisions: int, customers: int, history_rows: int, 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--json", action="store_true", help="print JSON only")
     parser.add_argument("--sizes", default="100,1000,2500")
     parser.add_argument("--decisions", type=int, default=2000)

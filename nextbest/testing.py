@@ -1,8 +1,8 @@
 """Fakes and factories for tests — ours and our users'.
 
-    from nextbest.testing import make_engine, SMALL_BANK
-    engine = make_engine()                      # in-memory store, fixed clock, small bank
-    engine = make_engine({"issues/x.yaml": ...})  # override or add files
+from nextbest.testing import make_engine, SMALL_BANK
+engine = make_engine()                      # in-memory store, fixed clock, small bank
+engine = make_engine({"issues/x.yaml": ...})  # override or add files
 """
 
 from __future__ import annotations
@@ -17,7 +17,15 @@ from nextbest.config.loader import compile_config
 from nextbest.decision.engine import Engine
 from nextbest.store.memory import MemoryStore
 
-__all__ = ["SMALL_BANK", "T0", "FixedClock", "MemoryStore", "make_config", "make_engine", "write_config"]
+__all__ = [
+    "SMALL_BANK",
+    "T0",
+    "FixedClock",
+    "MemoryStore",
+    "make_config",
+    "make_engine",
+    "write_config",
+]
 
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)  # a Monday, noon UTC
 

@@ -49,7 +49,7 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}", highlight=False)
+    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -113,9 +113,7 @@ def decision_document(decision: Decision) -> dict[str, Any]:
 @app.command()
 def decide(
     channel: Annotated[str, typer.Option(help="Channel, e.g. web, app, email.")],
-    placement: Annotated[
-        list[str], typer.Option(help="Placement NAME or NAME:COUNT; repeatable.")
-    ],
+    placement: Annotated[list[str], typer.Option(help="Placement NAME or NAME:COUNT; repeatable.")],
     customer: Annotated[str | None, typer.Option(help="customer_id; omit for anonymous.")] = None,
     context: Annotated[list[str], typer.Option(help="Context KEY=VALUE; repeatable.")] = [],  # noqa: B006
     assurance: Annotated[int, typer.Option(help="Identity assurance level 0–4.")] = 0,
@@ -146,11 +144,28 @@ def decide(
         _print_json(decision_document(result))
         return
     out.print(f"decision [bold]{result.decision_id}[/bold]  config {result.config_version}")
-    table = Table("placement", "#", "action", "treatment", "propensity", "value", "priority", "P(selected)", "content")
+    table = Table(
+        "placement",
+        "#",
+        "action",
+        "treatment",
+        "propensity",
+        "value",
+        "priority",
+        "P(selected)",
+        "content",
+    )
     for a in result.actions:
         table.add_row(
-            a.placement, str(a.rank), a.action_id, a.treatment_id, f"{a.propensity:.3f}",
-            f"{a.value:g}", f"{a.priority:.4g}", f"{a.selection_probability:.2f}", a.content,
+            a.placement,
+            str(a.rank),
+            a.action_id,
+            a.treatment_id,
+            f"{a.propensity:.3f}",
+            f"{a.value:g}",
+            f"{a.priority:.4g}",
+            f"{a.selection_probability:.2f}",
+            a.content,
         )
     out.print(table)
     for hint in result.step_up:
@@ -164,7 +179,9 @@ def decide(
 def outcome(
     decision_id: Annotated[str, typer.Argument(help="The decision_id the action came from.")],
     action_id: Annotated[str, typer.Argument(help="The action the customer responded to.")],
-    outcome: Annotated[str, typer.Argument(help="impression|clicked|accepted|rejected|ignored|converted")],
+    outcome: Annotated[
+        str, typer.Argument(help="impression|clicked|accepted|rejected|ignored|converted")
+    ],
     value: Annotated[float | None, typer.Option(help="Revenue, for converted.")] = None,
     key: Annotated[str | None, typer.Option(help="Idempotency key.")] = None,
     db: DbOption = DEFAULT_DB,
@@ -208,7 +225,10 @@ def history(
             if stored is None:
                 raise _fail(f"decision_id: no decision `{decision}`")
             rows = store.history(decision_id=decision, limit=limit)
-            data: dict[str, Any] = {"decision": asdict(stored), "interactions": [asdict(r) for r in rows]}
+            data: dict[str, Any] = {
+                "decision": asdict(stored),
+                "interactions": [asdict(r) for r in rows],
+            }
         else:
             decisions = store.decisions(customer_id=customer, limit=limit)
             rows = store.history(customer_id=customer, limit=limit)
@@ -228,7 +248,11 @@ def history(
     for r in rows:
         table.add_row(
             datetime.fromtimestamp(r.ts, UTC).isoformat(timespec="seconds"),
-            r.customer_id or "-", r.decision_id[:8], r.action_id, r.channel, r.outcome,
+            r.customer_id or "-",
+            r.decision_id[:8],
+            r.action_id,
+            r.channel,
+            r.outcome,
             "" if r.value is None else f"{r.value:g}",
         )
     out.print(table)
@@ -253,7 +277,7 @@ def config_validate(
             _print_json({"valid": False, "problems": [asdict(p) for p in exc.problems]})
         else:
             for problem in exc.problems:
-                err.print(str(problem), highlight=False, markup=False)
+                err.print(str(problem), highlight=False, markup=False, soft_wrap=True)
             err.print(f"{len(exc.problems)} problem(s)")
         raise typer.Exit(1) from None
     summary = {
@@ -279,17 +303,12 @@ def config_validate(
 
 
 def _rows(path: Path, fmt: str) -> Iterator[dict[str, Any]]:
+    """Rows streamed in batches, every value as read (CSV: text, validated later)."""
     import polars as pl
 
-    if fmt == "parquet":
-        frame = pl.scan_parquet(path)
-        for batch in frame.collect().iter_slices(5000):
-            yield from batch.iter_rows(named=True)
-    else:
-        reader = pl.read_csv_batched(path, infer_schema=False, batch_size=5000)
-        while batches := reader.next_batches(1):
-            for batch in batches:
-                yield from batch.iter_rows(named=True)
+    frame = pl.scan_parquet(path) if fmt == "parquet" else pl.scan_csv(path, infer_schema=False)
+    for batch in frame.collect_batches():
+        yield from batch.iter_rows(named=True)
 
 
 @import_app.command("profiles")
@@ -320,7 +339,9 @@ def import_profiles(
             for line, row in enumerate(_rows(file, fmt), start=2 if fmt == "csv" else 1):
                 customer_id = row.pop(id_column, None)
                 if customer_id in (None, ""):
-                    rejected.append({"row": line, "field": id_column, "message": "missing customer_id"})
+                    rejected.append(
+                        {"row": line, "field": id_column, "message": "missing customer_id"}
+                    )
                     continue
                 try:
                     traits = validate_traits(types, row)
@@ -381,7 +402,9 @@ def _run_simulation(
 
 def _print_report(report: Any) -> None:
     data = report.as_dict()
-    table = Table("day", "engine", "random", "oracle", "engine value", title="acceptance rate per day")
+    table = Table(
+        "day", "engine", "random", "oracle", "engine value", title="acceptance rate per day"
+    )
     for day in data["days"]:
         table.add_row(
             str(day["day"]),

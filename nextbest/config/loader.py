@@ -588,7 +588,9 @@ class _Builder:
                     )
                 group = None
                 if spec.group is not None:
-                    matches = [g for g in group_keys if g == spec.group or g.endswith("/" + spec.group)]
+                    matches = [
+                        g for g in group_keys if g == spec.group or g.endswith("/" + spec.group)
+                    ]
                     if len(matches) != 1 and self.complete:
                         self.problem(
                             src,
@@ -643,7 +645,12 @@ class _Builder:
             tests: list[Callable[[Action], bool]] = []
             checks = (
                 ("issue", spec.issue, issue_names, lambda a, v: a.issue == v),
-                ("group", spec.group, group_keys, lambda a, v: a.group.endswith("/" + v) or a.group == v),
+                (
+                    "group",
+                    spec.group,
+                    group_keys,
+                    lambda a, v: a.group.endswith("/" + v) or a.group == v,
+                ),
                 ("action", spec.action, action_ids, lambda a, v: a.id == v),
                 ("tag", spec.tag, tags, lambda a, v: v in a.tags),
             )

@@ -193,7 +193,9 @@ class Engine:
             kind = Outcome(outcome)
         except ValueError:
             allowed = ", ".join(o.value for o in Outcome)
-            raise RequestError("outcome", f"unknown outcome `{outcome}` (one of: {allowed})") from None
+            raise RequestError(
+                "outcome", f"unknown outcome `{outcome}` (one of: {allowed})"
+            ) from None
         if value is not None and (value != value or value in (float("inf"), float("-inf"))):
             raise RequestError("value", "must be a finite number")
         with self._lock:
@@ -203,7 +205,8 @@ class Engine:
             returned = next((a for a in stored.actions if a["action_id"] == action_id), None)
             if returned is None:
                 raise NotFoundError(
-                    "action_id", f"action `{action_id}` was not returned by decision `{decision_id}`"
+                    "action_id",
+                    f"action `{action_id}` was not returned by decision `{decision_id}`",
                 )
             key = idempotency_key or f"{decision_id}:{action_id}:{kind.value}"
             if self.store.has_outcome(key):

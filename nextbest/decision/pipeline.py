@@ -97,14 +97,18 @@ def _check_request(config: CompiledConfig, request: DecisionRequest) -> tuple[Di
                 f"channel `{request.channel}` has no placement `{placement.name}` (known: {known})",
             )
         if placement.name in seen:
-            raise RequestError(f"placements[{i}].name", f"placement `{placement.name}` is given twice")
+            raise RequestError(
+                f"placements[{i}].name", f"placement `{placement.name}` is given twice"
+            )
         seen.add(placement.name)
         if not 1 <= placement.count <= spec.max_count:
             raise RequestError(
                 f"placements[{i}].count", f"count must be between 1 and {spec.max_count}"
             )
     if not 0 <= request.assurance_level <= 4:
-        raise RequestError("assurance_level", "must be between 0 (anonymous) and 4 (strongly verified)")
+        raise RequestError(
+            "assurance_level", "must be between 0 (anonymous) and 4 (strongly verified)"
+        )
     return request.direction or channel.direction, channel
 
 
@@ -187,7 +191,7 @@ def _contenders(
     if len(pool) < slots:
         return np.ones(len(lo_priority), dtype=bool)
     threshold = np.partition(pool, len(pool) - slots)[len(pool) - slots]
-    return hi_priority >= threshold
+    return np.asarray(hi_priority >= threshold, dtype=bool)
 
 
 def decide(config: CompiledConfig, models: PropensityModels, inputs: DecisionInputs) -> Decision:
@@ -215,7 +219,11 @@ def decide(config: CompiledConfig, models: PropensityModels, inputs: DecisionInp
 
     # validity and kill switch
     remove(~config.enabled, "validity", "switched off")
-    remove((config.valid_from > now_ts) | (config.valid_until <= now_ts), "validity", "outside its validity window")
+    remove(
+        (config.valid_from > now_ts) | (config.valid_until <= now_ts),
+        "validity",
+        "outside its validity window",
+    )
 
     # consent: consent-based purposes need a grant; legitimate interest yields to an objection
     allowed = np.array(
@@ -235,7 +243,9 @@ def decide(config: CompiledConfig, models: PropensityModels, inputs: DecisionInp
         StepUp(config.actions[i].id, int(config.min_assurance[i]))
         for i in np.flatnonzero(alive & too_low)
     )
-    remove(too_low, "assurance", f"needs a higher identity assurance than {request.assurance_level}")
+    remove(
+        too_low, "assurance", f"needs a higher identity assurance than {request.assurance_level}"
+    )
 
     # engagement policies: each distinct rule at most once
     scope = Scope(profile=inputs.profile, context=context, now=inputs.now)
@@ -270,7 +280,9 @@ def decide(config: CompiledConfig, models: PropensityModels, inputs: DecisionInp
     if alive.any():
         if direction is Direction.OUTBOUND and channel_spec.quiet_hours is not None:
             tz = inputs.profile.get(config.arbitration.timezone_field)
-            if quiet_hours_now(config, request.channel, inputs.now, tz if isinstance(tz, str) else None):
+            if quiet_hours_now(
+                config, request.channel, inputs.now, tz if isinstance(tz, str) else None
+            ):
                 remove(np.ones(n, dtype=bool), "contact_policy", "quiet hours", None)
         history = HistoryArrays.build(config, inputs.history)
         blocked, by_policy = contact_blocks(config, request.channel, history, now_ts)
@@ -310,26 +322,38 @@ def decide(config: CompiledConfig, models: PropensityModels, inputs: DecisionInp
     # arbitration
     counts = [p.count for p in request.placements]
     fallbacks = [
-        config.action_index.get(channel_spec.placements[name].fallback or "", None) for name in names
+        config.action_index.get(channel_spec.placements[name].fallback or "", None)
+        for name in names
     ]
     max_per_group = config.arbitration.max_per_group
     groups = config.group_idx
     order = _order(priority, idx)
-    slate = _select(priority, idx, order, in_placement, counts, groups, max_per_group, fallbacks, alive)
+    slate = _select(
+        priority, idx, order, in_placement, counts, groups, max_per_group, fallbacks, alive
+    )
 
     probability = _selection_probabilities(
-        config, models, request.channel, rng, idx, scale, slate, in_placement, counts,
-        fallbacks, alive,
+        config,
+        models,
+        request.channel,
+        rng,
+        idx,
+        scale,
+        slate,
+        in_placement,
+        counts,
+        fallbacks,
+        alive,
     )
 
     actions: list[RankedAction] = []
     rank = {p: 0 for p in range(len(names))}
-    position = {int(a): pos for pos, a in enumerate(idx)}
+    position: dict[int, int] = {int(a): pos for pos, a in enumerate(idx)}
     chosen = set()
     for p, a, is_fallback in slate.picks:
         rank[p] += 1
         chosen.add(a)
-        pos = position[a]
+        at = position[a]
         placement = names[p]
         variants = config.treatments[(request.channel, placement, a)]
         treatment = variants[int(rng.integers(len(variants)))] if len(variants) > 1 else variants[0]
@@ -340,7 +364,7 @@ def decide(config: CompiledConfig, models: PropensityModels, inputs: DecisionInp
         )
         reasons = [
             f"passed {sum(len(config.actions[a].stage_rules[s]) for s in ENGAGEMENT_STAGES)} engagement rules",
-            *weight_reasons.get(pos, []),
+            *weight_reasons.get(at, []),
         ]
         if is_fallback:
             reasons.append("fallback: nothing else qualified")
@@ -354,12 +378,12 @@ def decide(config: CompiledConfig, models: PropensityModels, inputs: DecisionInp
                 placement=placement,
                 rank=rank[p],
                 content=content,
-                propensity=float(propensity[pos]),
-                model_propensity=float(mean[pos]),
-                value=float(value[pos]),
-                lever=float(lever[pos]),
-                context_weight=float(weight[pos]),
-                priority=float(priority[pos]),
+                propensity=float(propensity[at]),
+                model_propensity=float(mean[at]),
+                value=float(value[at]),
+                lever=float(lever[at]),
+                context_weight=float(weight[at]),
+                priority=float(priority[at]),
                 selection_probability=probability.get((p, a), 0.0),
                 fallback=is_fallback,
                 reasons=tuple(reasons),
@@ -427,7 +451,9 @@ def _selection_probabilities(
     # `c_idx` is ascending, so a stable sort breaks ties by definition order, as `_order` does
     orders = np.argsort(-samples, axis=1, kind="stable")
     for row, order in zip(samples, orders, strict=True):
-        other = _select(row, c_idx, order, in_placement, counts, groups, max_per_group, fallbacks, alive)
+        other = _select(
+            row, c_idx, order, in_placement, counts, groups, max_per_group, fallbacks, alive
+        )
         for p, a, _ in other.picks:
             tally[(p, a)] = tally.get((p, a), 0) + 1
     return {key: count / (k + 1) for key, count in tally.items() if key in picked}

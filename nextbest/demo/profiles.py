@@ -23,12 +23,41 @@ LAST_NAMES = (
     "Hoffmann", "Koch", "Richter", "Klein", "Wolf", "Schröder", "Neumann", "Schwarz", "Yilmaz",
     "Kaya", "Nowak", "Braun", "Krüger", "Hartmann", "Lange", "Werner",
 )  # fmt: skip
-REGIONS = ("BW", "BY", "BE", "BB", "HB", "HH", "HE", "MV", "NI", "NW", "RP", "SL", "SN", "ST", "SH", "TH")
+REGIONS = (
+    "BW",
+    "BY",
+    "BE",
+    "BB",
+    "HB",
+    "HH",
+    "HE",
+    "MV",
+    "NI",
+    "NW",
+    "RP",
+    "SL",
+    "SN",
+    "ST",
+    "SH",
+    "TH",
+)
 REGION_WEIGHTS = np.array([13, 16, 4, 3, 1, 2, 8, 2, 10, 22, 5, 1, 5, 3, 3, 2], dtype=float)
 SEGMENTS = ("student", "mass", "affluent", "private", "senior")
 SEGMENT_WEIGHTS = np.array([0.12, 0.50, 0.20, 0.05, 0.13])
-AGE_RANGE = {"student": (18, 28), "mass": (22, 66), "affluent": (28, 66), "private": (35, 76), "senior": (65, 91)}
-MEDIAN_INCOME = {"student": 9_000, "mass": 38_000, "affluent": 75_000, "private": 180_000, "senior": 28_000}
+AGE_RANGE = {
+    "student": (18, 28),
+    "mass": (22, 66),
+    "affluent": (28, 66),
+    "private": (35, 76),
+    "senior": (65, 91),
+}
+MEDIAN_INCOME = {
+    "student": 9_000,
+    "mass": 38_000,
+    "affluent": 75_000,
+    "private": 180_000,
+    "senior": 28_000,
+}
 TIMEZONES = ("Europe/Berlin",) * 18 + ("Europe/London", "America/New_York")
 CHUNK = 10_000
 
@@ -42,11 +71,15 @@ def _chunk(rng: np.random.Generator, start: int, n: int) -> Iterator[tuple[str, 
     lo = np.array([AGE_RANGE[s][0] for s in SEGMENTS])[seg_idx]
     hi = np.array([AGE_RANGE[s][1] for s in SEGMENTS])[seg_idx]
     age = rng.integers(lo, hi)
-    income = np.round(np.array([MEDIAN_INCOME[s] for s in SEGMENTS])[seg_idx] * rng.lognormal(0, 0.35, n), -2)
+    income = np.round(
+        np.array([MEDIAN_INCOME[s] for s in SEGMENTS])[seg_idx] * rng.lognormal(0, 0.35, n), -2
+    )
     credit = np.clip(rng.normal(640 + 25 * np.log(income / 30_000), 70), 300, 850).round()
     in_arrears = rng.random(n) < _sigmoid((560 - credit) / 35)
     days_past_due = np.where(in_arrears, rng.integers(1, 120, n), 0)
-    balance = np.round(rng.normal(income * 0.06, income * 0.05) - in_arrears * rng.uniform(200, 3000, n), 2)
+    balance = np.round(
+        rng.normal(income * 0.06, income * 0.05) - in_arrears * rng.uniform(200, 3000, n), 2
+    )
     tenure = np.minimum(rng.exponential(7, n), age - 16).round(1)
     digital = rng.random(n) < _sigmoid((50 - age) / 12 + 0.8)
     login_days = rng.exponential(np.where(digital, 4, 90))
@@ -78,32 +111,37 @@ def _chunk(rng: np.random.Generator, start: int, n: int) -> Iterator[tuple[str, 
     for i in range(n):
         number = start + i + 1
         first_name, last_name = FIRST_NAMES[first[i]], LAST_NAMES[last[i]]
-        yield f"C{number:06d}", {
-            "first_name": first_name,
-            "last_name": last_name,
-            "email": f"{first_name.lower()}.{number}@example.com",
-            "phone": f"+4915{number:09d}",
-            "gender": str(gender[i]),
-            "nationality": str(nationality[i]),
-            "age": int(age[i]),
-            "region": REGIONS[region[i]],
-            "segment": SEGMENTS[seg_idx[i]],
-            "income": float(income[i]),
-            "balance": float(balance[i]),
-            "credit_score": int(credit[i]),
-            "tenure_years": float(tenure[i]),
-            "products": [code for code, held in owns.items() if held[i]],
-            "in_arrears": bool(in_arrears[i]),
-            "days_past_due": int(days_past_due[i]),
-            "digital_active": bool(digital[i]),
-            "last_login": (AS_OF - timedelta(days=float(login_days[i]))).isoformat(timespec="seconds"),
-            "timezone": TIMEZONES[tz[i]],
-            "churn_risk": round(float(churn[i]), 3),
-            "travel_per_year": int(travel[i]),
-            "homeowner": bool(homeowner[i]),
-            "kids": int(kids[i]),
-            "salary_account": bool(salary[i]),
-        }
+        yield (
+            f"C{number:06d}",
+            {
+                "first_name": first_name,
+                "last_name": last_name,
+                "email": f"{first_name.lower()}.{number}@example.com",
+                "phone": f"+4915{number:09d}",
+                "gender": str(gender[i]),
+                "nationality": str(nationality[i]),
+                "age": int(age[i]),
+                "region": REGIONS[region[i]],
+                "segment": SEGMENTS[seg_idx[i]],
+                "income": float(income[i]),
+                "balance": float(balance[i]),
+                "credit_score": int(credit[i]),
+                "tenure_years": float(tenure[i]),
+                "products": [code for code, held in owns.items() if held[i]],
+                "in_arrears": bool(in_arrears[i]),
+                "days_past_due": int(days_past_due[i]),
+                "digital_active": bool(digital[i]),
+                "last_login": (AS_OF - timedelta(days=float(login_days[i]))).isoformat(
+                    timespec="seconds"
+                ),
+                "timezone": TIMEZONES[tz[i]],
+                "churn_risk": round(float(churn[i]), 3),
+                "travel_per_year": int(travel[i]),
+                "homeowner": bool(homeowner[i]),
+                "kids": int(kids[i]),
+                "salary_account": bool(salary[i]),
+            },
+        )
 
 
 def generate_profiles(n: int, seed: int) -> Iterator[tuple[str, dict[str, Any]]]:

@@ -60,7 +60,8 @@ class GroundTruth:
         self.service = mask(lambda a: a.issue == "service")
         self.wealth = mask(lambda a: a.group.endswith(("/investments", "/mortgages")))
         self.page = {
-            page: mask(lambda a, g=group: a.group.endswith("/" + g)) for page, group in PAGE_GROUPS.items()
+            page: mask(lambda a, g=group: a.group.endswith("/" + g))
+            for page, group in PAGE_GROUPS.items()
         }
 
     def _noise(self, traits: Mapping[str, Any]) -> FloatArray:
@@ -68,7 +69,9 @@ class GroundTruth:
         rng = np.random.default_rng([zlib.crc32(key.encode()), self.seed])
         return np.asarray(0.5 * rng.standard_normal(self.n), dtype=np.float64)
 
-    def logits(self, traits: Mapping[str, Any], channel: str, context: Mapping[str, Any]) -> FloatArray:
+    def logits(
+        self, traits: Mapping[str, Any], channel: str, context: Mapping[str, Any]
+    ) -> FloatArray:
         z = self.base + CHANNEL_EFFECT.get(channel, 0.0) + self._noise(traits)
         travel = float(traits.get("travel_per_year") or 0)
         z = z + self.travel * (0.35 * min(travel, 6.0) - 0.7)

@@ -57,9 +57,7 @@ class BetaBernoulliModels:
 
     def _refresh_bounds(self) -> None:
         self._lo = np.asarray(betaincinv(self._alpha, self._beta, BOUND_TAIL), dtype=np.float64)
-        self._hi = np.asarray(
-            betaincinv(self._alpha, self._beta, 1 - BOUND_TAIL), dtype=np.float64
-        )
+        self._hi = np.asarray(betaincinv(self._alpha, self._beta, 1 - BOUND_TAIL), dtype=np.float64)
 
     def _write(self, key: str, a: float, b: float, *, refresh: bool = True) -> None:
         action_id, _, channel = key.rpartition("@")

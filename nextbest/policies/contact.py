@@ -57,7 +57,9 @@ class HistoryArrays:
         outcomes = [r.outcome for r in rows]
         return cls(
             ts=np.array([r.ts for r in rows], dtype=np.float64),
-            action=np.array([config.action_index.get(r.action_id, -1) for r in rows], dtype=np.int64),
+            action=np.array(
+                [config.action_index.get(r.action_id, -1) for r in rows], dtype=np.int64
+            ),
             issue=np.array([issues.get(r.issue, -1) for r in rows], dtype=np.int64),
             group=np.array([groups.get(r.group, -1) for r in rows], dtype=np.int64),
             channel=np.array([r.channel for r in rows], dtype=np.str_),
@@ -93,7 +95,7 @@ def _limit_blocks(
     counted = keys[rows]
     counted = counted[counted >= 0]
     full = np.bincount(counted, minlength=size) >= rule.max
-    return scope & full[action_keys]
+    return np.asarray(scope & full[action_keys], dtype=bool)
 
 
 def _suppression_blocks(
@@ -145,7 +147,9 @@ def _in_quiet_hours(local: time, start: time, end: time) -> bool:
     return local >= start or local < end  # spans midnight
 
 
-def quiet_hours_now(config: CompiledConfig, channel: str, now: datetime, tz_name: str | None) -> bool:
+def quiet_hours_now(
+    config: CompiledConfig, channel: str, now: datetime, tz_name: str | None
+) -> bool:
     spec = config.channels[channel].quiet_hours
     if spec is None:
         return False

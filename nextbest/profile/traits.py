@@ -72,7 +72,9 @@ def _datetime(value: Any) -> datetime:
         try:
             result = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
         except ValueError:
-            raise ValueError(f"expected a date-time like 2026-05-31T14:00:00Z, got `{value}`")
+            raise ValueError(
+                f"expected a date-time like 2026-05-31T14:00:00Z, got `{value}`"
+            ) from None
     else:
         raise ValueError(f"expected a date-time, got {type(value).__name__}")
     if result.tzinfo is None:

@@ -29,7 +29,13 @@ from nextbest.rules.types import (
 Fn = Callable[[Mapping[str, Any], Mapping[str, Any], datetime], Any]
 T = RuleType
 _ORDERED = {T.NUMBER, T.TEXT, T.DATE, T.DATETIME, T.DURATION}
-_LITERAL_TYPES = {"number": T.NUMBER, "text": T.TEXT, "bool": T.BOOL, "null": T.NULL, "duration": T.DURATION}
+_LITERAL_TYPES = {
+    "number": T.NUMBER,
+    "text": T.TEXT,
+    "bool": T.BOOL,
+    "null": T.NULL,
+    "duration": T.DURATION,
+}
 
 
 def _article(t: RuleType) -> str:
@@ -59,7 +65,13 @@ class CompiledRule:
     __slots__ = ("_fn", "context_fields", "fields", "key", "text", "type")
 
     def __init__(
-        self, text: str, rtype: RuleType, key: str, fn: Fn, fields: frozenset[str], context_fields: frozenset[str]
+        self,
+        text: str,
+        rtype: RuleType,
+        key: str,
+        fn: Fn,
+        fields: frozenset[str],
+        context_fields: frozenset[str],
     ) -> None:
         self.text = text
         self.type = rtype
@@ -121,7 +133,11 @@ class _Compiler:
             where = "context field" if node.context else "field"
             shown = f"context.{node.name}" if node.context else node.name
             close = difflib.get_close_matches(node.name, list(fields), n=1)
-            hint = f" — did you mean `{'context.' if node.context else ''}{close[0]}`?" if close else ""
+            hint = (
+                f" — did you mean `{'context.' if node.context else ''}{close[0]}`?"
+                if close
+                else ""
+            )
             if not node.context and node.name in self.env.context:
                 hint = f" — did you mean `context.{node.name}`?"
             raise self.error(node, f"unknown {where} `{shown}`{hint}")
@@ -192,7 +208,9 @@ class _Compiler:
         for part in parts:
             t, fn = self.compile(part)
             if t not in (T.BOOL, T.NULL):
-                raise self.error(part, f"`{node.op}` needs true/false on both sides, got {_article(t)}")
+                raise self.error(
+                    part, f"`{node.op}` needs true/false on both sides, got {_article(t)}"
+                )
             fns.append(fn)
         funcs = tuple(fns)
         if node.op == "and":
@@ -268,11 +286,11 @@ class _Compiler:
         lt, lf = self.compile(node.left)
         rt, rf = self.compile(node.right)
         if rt not in ELEMENT and rt != T.NULL:
-            raise self.error(node.right, f"`{node.op}` needs a list on the right, got {_article(rt)}")
-        if rt in ELEMENT and lt not in (ELEMENT[rt], T.NULL):
             raise self.error(
-                node, f"cannot look for {_article(lt)} in {_article(rt)}"
+                node.right, f"`{node.op}` needs a list on the right, got {_article(rt)}"
             )
+        if rt in ELEMENT and lt not in (ELEMENT[rt], T.NULL):
+            raise self.error(node, f"cannot look for {_article(lt)} in {_article(rt)}")
         negated = node.op == "not in"
 
         def member(p: Any, c: Any, n: Any) -> Any:

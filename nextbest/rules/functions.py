@@ -76,7 +76,7 @@ def _owns(nodes: Sequence[Node], args: Sequence[Arg], env: TypeEnv) -> tuple[Rul
         code = f(p, c, n)
         if code is None:
             return None
-        products = p.get("products")
+        products: Any = p.get("products")
         return bool(products) and code in products  # no products known: owns nothing
 
     return T.BOOL, owns
@@ -192,44 +192,102 @@ def _weekday(nodes: Sequence[Node], args: Sequence[Arg], env: TypeEnv) -> tuple[
 
 DATES = {T.DATE, T.DATETIME}
 FUNCTIONS: dict[str, FunctionSpec] = {
-    "owns": FunctionSpec((1, 1), _owns, "owns(code: text) -> bool",
-                         "true if `code` is in the profile field `products`"),
-    "days_since": FunctionSpec((1, 1), _unary(DATES, "a date", T.NUMBER, _days_since),
-                               "days_since(d: date|datetime) -> number",
-                               "days from `d` to now (fractional for date-times)"),
-    "days_until": FunctionSpec((1, 1), _unary(DATES, "a date", T.NUMBER, lambda v, n: -_days_since(v, n)),
-                               "days_until(d: date|datetime) -> number", "days from now to `d`"),
-    "age_in_years": FunctionSpec((1, 1), _unary(DATES, "a date", T.NUMBER, _age),
-                                 "age_in_years(d: date|datetime) -> number",
-                                 "completed years between `d` and now"),
+    "owns": FunctionSpec(
+        (1, 1),
+        _owns,
+        "owns(code: text) -> bool",
+        "true if `code` is in the profile field `products`",
+    ),
+    "days_since": FunctionSpec(
+        (1, 1),
+        _unary(DATES, "a date", T.NUMBER, _days_since),
+        "days_since(d: date|datetime) -> number",
+        "days from `d` to now (fractional for date-times)",
+    ),
+    "days_until": FunctionSpec(
+        (1, 1),
+        _unary(DATES, "a date", T.NUMBER, lambda v, n: -_days_since(v, n)),
+        "days_until(d: date|datetime) -> number",
+        "days from now to `d`",
+    ),
+    "age_in_years": FunctionSpec(
+        (1, 1),
+        _unary(DATES, "a date", T.NUMBER, _age),
+        "age_in_years(d: date|datetime) -> number",
+        "completed years between `d` and now",
+    ),
     "now": FunctionSpec((0, 0), _now, "now() -> datetime", "the decision time (UTC)"),
     "today": FunctionSpec((0, 0), _today, "today() -> date", "the decision date (UTC)"),
     "hour_of_day": FunctionSpec((0, 0), _hour, "hour_of_day() -> number", "0–23, UTC"),
-    "day_of_week": FunctionSpec((0, 0), _weekday, "day_of_week() -> number", "1 = Monday … 7 = Sunday"),
-    "date": FunctionSpec((1, 1), _literal_date(T.DATE), 'date("2026-01-31") -> date',
-                         "a date literal, checked when the rule is loaded"),
-    "datetime": FunctionSpec((1, 1), _literal_date(T.DATETIME),
-                             'datetime("2026-01-31T12:00:00Z") -> datetime',
-                             "a date-time literal (UTC unless an offset is given)"),
-    "lower": FunctionSpec((1, 1), _unary({T.TEXT}, "text", T.TEXT, lambda v, n: v.lower()),
-                          "lower(t: text) -> text", "lower case"),
-    "upper": FunctionSpec((1, 1), _unary({T.TEXT}, "text", T.TEXT, lambda v, n: v.upper()),
-                          "upper(t: text) -> text", "upper case"),
-    "trim": FunctionSpec((1, 1), _unary({T.TEXT}, "text", T.TEXT, lambda v, n: v.strip()),
-                         "trim(t: text) -> text", "without surrounding spaces"),
-    "len": FunctionSpec((1, 1), _unary({T.TEXT, T.LIST_TEXT, T.LIST_NUMBER}, "text or a list", T.NUMBER,
-                                       lambda v, n: len(v)),
-                        "len(x: text|list) -> number", "number of characters or items"),
-    "contains": FunctionSpec((2, 2), _contains, "contains(x: text|list, item) -> bool",
-                             "substring of a text, or item of a list"),
-    "starts_with": FunctionSpec((2, 2), _text_pair(lambda a, b: a.startswith(b)),
-                                "starts_with(t: text, prefix: text) -> bool", "prefix test"),
-    "ends_with": FunctionSpec((2, 2), _text_pair(lambda a, b: a.endswith(b)),
-                              "ends_with(t: text, suffix: text) -> bool", "suffix test"),
+    "day_of_week": FunctionSpec(
+        (0, 0), _weekday, "day_of_week() -> number", "1 = Monday … 7 = Sunday"
+    ),
+    "date": FunctionSpec(
+        (1, 1),
+        _literal_date(T.DATE),
+        'date("2026-01-31") -> date',
+        "a date literal, checked when the rule is loaded",
+    ),
+    "datetime": FunctionSpec(
+        (1, 1),
+        _literal_date(T.DATETIME),
+        'datetime("2026-01-31T12:00:00Z") -> datetime',
+        "a date-time literal (UTC unless an offset is given)",
+    ),
+    "lower": FunctionSpec(
+        (1, 1),
+        _unary({T.TEXT}, "text", T.TEXT, lambda v, n: v.lower()),
+        "lower(t: text) -> text",
+        "lower case",
+    ),
+    "upper": FunctionSpec(
+        (1, 1),
+        _unary({T.TEXT}, "text", T.TEXT, lambda v, n: v.upper()),
+        "upper(t: text) -> text",
+        "upper case",
+    ),
+    "trim": FunctionSpec(
+        (1, 1),
+        _unary({T.TEXT}, "text", T.TEXT, lambda v, n: v.strip()),
+        "trim(t: text) -> text",
+        "without surrounding spaces",
+    ),
+    "len": FunctionSpec(
+        (1, 1),
+        _unary(
+            {T.TEXT, T.LIST_TEXT, T.LIST_NUMBER}, "text or a list", T.NUMBER, lambda v, n: len(v)
+        ),
+        "len(x: text|list) -> number",
+        "number of characters or items",
+    ),
+    "contains": FunctionSpec(
+        (2, 2),
+        _contains,
+        "contains(x: text|list, item) -> bool",
+        "substring of a text, or item of a list",
+    ),
+    "starts_with": FunctionSpec(
+        (2, 2),
+        _text_pair(lambda a, b: a.startswith(b)),
+        "starts_with(t: text, prefix: text) -> bool",
+        "prefix test",
+    ),
+    "ends_with": FunctionSpec(
+        (2, 2),
+        _text_pair(lambda a, b: a.endswith(b)),
+        "ends_with(t: text, suffix: text) -> bool",
+        "suffix test",
+    ),
     "abs": FunctionSpec((1, 1), _numbers("abs", abs), "abs(x: number) -> number", "absolute value"),
     "min": FunctionSpec((2, None), _numbers("min", min), "min(x, y, …) -> number", "smallest"),
     "max": FunctionSpec((2, None), _numbers("max", max), "max(x, y, …) -> number", "largest"),
-    "round": FunctionSpec((1, 2), _numbers("round", _round), "round(x[, digits]) -> number",
-                          "rounded to `digits` decimals (default 0)"),
-    "coalesce": FunctionSpec((1, None), _coalesce, "coalesce(a, b, …)", "the first argument that is not null"),
+    "round": FunctionSpec(
+        (1, 2),
+        _numbers("round", _round),
+        "round(x[, digits]) -> number",
+        "rounded to `digits` decimals (default 0)",
+    ),
+    "coalesce": FunctionSpec(
+        (1, None), _coalesce, "coalesce(a, b, …)", "the first argument that is not null"
+    ),
 }

@@ -90,7 +90,9 @@ class RuleError(NextbestError):
     def _render(self) -> str:
         line_text = self.text.split("\n")[self.line - 1] if self.text else ""
         near = line_text[self.column - 1 : self.column + 19].strip()
-        where = f"column {self.column}" if self.line == 1 else f"line {self.line}, column {self.column}"
+        where = (
+            f"column {self.column}" if self.line == 1 else f"line {self.line}, column {self.column}"
+        )
         return f"{self.message} (at {where}" + (f", near `{near}`)" if near else ")")
 
 

@@ -45,8 +45,19 @@ CHANNEL_MIX: tuple[tuple[str, float, int], ...] = (
     ("email", 0.15, 1),
     ("sms", 0.10, 1),
 )
-PAGES = ("home", "home", "home", "cards", "loans", "savings", "insurance", "invest", "mortgage",
-         "support", "travel")
+PAGES = (
+    "home",
+    "home",
+    "home",
+    "cards",
+    "loans",
+    "savings",
+    "insurance",
+    "invest",
+    "mortgage",
+    "support",
+    "travel",
+)
 INTENTS = ("none", "none", "none", "none", "complaint", "question", "purchase")
 
 

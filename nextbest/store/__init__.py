@@ -8,7 +8,14 @@ from nextbest.errors import StoreError
 from nextbest.store.base import InteractionRow, OutcomeRecord, Store, StoredDecision
 from nextbest.store.memory import MemoryStore
 
-__all__ = ["InteractionRow", "MemoryStore", "OutcomeRecord", "Store", "StoredDecision", "open_store"]
+__all__ = [
+    "InteractionRow",
+    "MemoryStore",
+    "OutcomeRecord",
+    "Store",
+    "StoredDecision",
+    "open_store",
+]
 
 
 def open_store(url: str) -> Store:

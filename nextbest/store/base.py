@@ -56,9 +56,7 @@ class OutcomeRecord:
 class ProfileStore(Protocol):
     def get_profile(self, customer_id: str) -> dict[str, Any] | None: ...
 
-    def upsert_profiles(
-        self, profiles: Sequence[tuple[str, Mapping[str, Any]]], ts: float
-    ) -> int:
+    def upsert_profiles(self, profiles: Sequence[tuple[str, Mapping[str, Any]]], ts: float) -> int:
         """Merge traits key by key into existing profiles (creating new ones); one transaction."""
         ...
 
@@ -78,7 +76,9 @@ class ConsentStore(Protocol):
 
 
 class HistoryStore(Protocol):
-    def record_decision(self, decision: StoredDecision, impressions: Sequence[InteractionRow]) -> None:
+    def record_decision(
+        self, decision: StoredDecision, impressions: Sequence[InteractionRow]
+    ) -> None:
         """The decision, its actions and the given history rows, in one transaction."""
         ...
 
@@ -99,7 +99,9 @@ class HistoryStore(Protocol):
         self, *, customer_id: str | None = None, decision_id: str | None = None, limit: int = 50
     ) -> list[InteractionRow]: ...
 
-    def decisions(self, *, customer_id: str | None = None, limit: int = 50) -> list[StoredDecision]: ...
+    def decisions(
+        self, *, customer_id: str | None = None, limit: int = 50
+    ) -> list[StoredDecision]: ...
 
     def counts(self) -> dict[str, Any]: ...
 
@@ -116,5 +118,7 @@ class ConfigVersionStore(Protocol):
     def get_config_version(self, version_id: str) -> dict[str, str] | None: ...
 
 
-class Store(ProfileStore, ConsentStore, HistoryStore, ModelStateStore, ConfigVersionStore, Protocol):
+class Store(
+    ProfileStore, ConsentStore, HistoryStore, ModelStateStore, ConfigVersionStore, Protocol
+):
     def close(self) -> None: ...

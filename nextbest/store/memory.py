@@ -63,7 +63,9 @@ class MemoryStore:
         self._history.setdefault(row.customer_id, []).append(row)
         self._all.append(row)
 
-    def record_decision(self, decision: StoredDecision, impressions: Sequence[InteractionRow]) -> None:
+    def record_decision(
+        self, decision: StoredDecision, impressions: Sequence[InteractionRow]
+    ) -> None:
         if decision.decision_id in self._decisions:
             raise ValueError(f"decision {decision.decision_id} already recorded")
         self._decisions[decision.decision_id] = copy.deepcopy(decision)
@@ -115,7 +117,9 @@ class MemoryStore:
 
     def decisions(self, *, customer_id: str | None = None, limit: int = 50) -> list[StoredDecision]:
         found = [
-            d for d in self._decisions.values() if customer_id is None or d.customer_id == customer_id
+            d
+            for d in self._decisions.values()
+            if customer_id is None or d.customer_id == customer_id
         ]
         return sorted(found, key=lambda d: d.ts, reverse=True)[:limit]
 

@@ -78,7 +78,9 @@ class SQLiteStore:
     def open(cls, path: str | Path) -> SQLiteStore:
         path = Path(path)
         if path.parent and not path.parent.exists():
-            raise StoreError(f"cannot create the database {path}: folder {path.parent} does not exist")
+            raise StoreError(
+                f"cannot create the database {path}: folder {path.parent} does not exist"
+            )
         engine = sa.create_engine(f"sqlite:///{path}", poolclass=sa.pool.SingletonThreadPool)
 
         @event.listens_for(engine, "connect")
@@ -95,7 +97,9 @@ class SQLiteStore:
                 if _current_revision(conn) != head_revision():
                     command.upgrade(_alembic_config(conn), "head")
         except sa.exc.DatabaseError as exc:
-            raise StoreError(f"cannot open {path} as a nextbest SQLite database: {exc.orig}") from None
+            raise StoreError(
+                f"cannot open {path} as a nextbest SQLite database: {exc.orig}"
+            ) from None
         return cls(engine)
 
     def close(self) -> None:
@@ -112,7 +116,8 @@ class SQLiteStore:
         # transaction for a SELECT, so every read sees the latest committed data.
         cursor = self._raw.execute(sql, params)
         try:
-            return cursor.fetchall()
+            rows: list[tuple[Any, ...]] = cursor.fetchall()
+            return rows
         finally:
             cursor.close()
 
@@ -161,7 +166,9 @@ class SQLiteStore:
             return
         with self._conn.begin():
             self._conn.execute(
-                _sql("INSERT INTO consents (customer_id, purpose, status, ts) VALUES (:c, :p, :s, :ts)"),
+                _sql(
+                    "INSERT INTO consents (customer_id, purpose, status, ts) VALUES (:c, :p, :s, :ts)"
+                ),
                 [{"c": c, "p": p, "s": s, "ts": ts} for c, p, s, ts in rows],
             )
 
@@ -183,7 +190,9 @@ class SQLiteStore:
             ],
         )  # fmt: skip
 
-    def record_decision(self, decision: StoredDecision, impressions: Sequence[InteractionRow]) -> None:
+    def record_decision(
+        self, decision: StoredDecision, impressions: Sequence[InteractionRow]
+    ) -> None:
         document = dict(decision.document)
         document["actions"] = decision.actions
         with self._conn.begin():
@@ -223,10 +232,15 @@ class SQLiteStore:
     def _decision(self, row: tuple[Any, ...]) -> StoredDecision:
         document = json.loads(row[7])
         actions = document.pop("actions", [])
-        return StoredDecision(*row[:7], actions=actions, document=document)
+        decision_id, ts, customer_id, interaction_id, channel, direction, version = row[:7]
+        return StoredDecision(
+            decision_id, ts, customer_id, interaction_id, channel, direction, version, actions, document
+        )
 
     def get_decision(self, decision_id: str) -> StoredDecision | None:
-        rows = self._read(f"SELECT {self._DECISION_COLUMNS} FROM decisions WHERE decision_id = :d", d=decision_id)
+        rows = self._read(
+            f"SELECT {self._DECISION_COLUMNS} FROM decisions WHERE decision_id = :d", d=decision_id
+        )
         return self._decision(rows[0]) if rows else None
 
     def has_outcome(self, idempotency_key: str) -> bool:
@@ -257,7 +271,9 @@ class SQLiteStore:
             return False
         return True
 
-    _ROW_COLUMNS = "customer_id, decision_id, action_id, issue, group_name, channel, outcome, ts, value"
+    _ROW_COLUMNS = (
+        "customer_id, decision_id, action_id, issue, group_name, channel, outcome, ts, value"
+    )
 
     def customer_history(self, customer_id: str, since_ts: float) -> list[InteractionRow]:
         rows = self._read(
@@ -288,7 +304,9 @@ class SQLiteStore:
 
     def decisions(self, *, customer_id: str | None = None, limit: int = 50) -> list[StoredDecision]:
         if customer_id is None:
-            rows = self._read(f"SELECT {self._DECISION_COLUMNS} FROM decisions ORDER BY ts DESC LIMIT :l", l=limit)
+            rows = self._read(
+                f"SELECT {self._DECISION_COLUMNS} FROM decisions ORDER BY ts DESC LIMIT :l", l=limit
+            )
         else:
             rows = self._read(
                 f"SELECT {self._DECISION_COLUMNS} FROM decisions WHERE customer_id = :c ORDER BY ts DESC LIMIT :l",

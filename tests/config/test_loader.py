@@ -58,7 +58,9 @@ def test_yaml_syntax_error_names_file_and_line() -> None:
 
 
 def test_unknown_field_names_the_field_and_line() -> None:
-    text = SMALL_BANK["issues/information.yaml"].replace("value: 1", "value: 1\n        colour: red")
+    text = SMALL_BANK["issues/information.yaml"].replace(
+        "value: 1", "value: 1\n        colour: red"
+    )
     [p] = problems({"issues/information.yaml": text})
     assert p.file == "issues/information.yaml"
     assert p.line == line_of(text, "colour")
@@ -95,7 +97,12 @@ def test_protected_attribute_cannot_be_used_in_a_rule() -> None:
 
 def test_duplicate_action_id_across_files() -> None:
     text = SMALL_BANK["issues/information.yaml"].replace("id: info-tips\n", "id: gold-card\n")
-    found = problems({"issues/information.yaml": text, "nextbest.yaml": SMALL_BANK["nextbest.yaml"].replace("{fallback: info-tips}", "{}")})
+    found = problems(
+        {
+            "issues/information.yaml": text,
+            "nextbest.yaml": SMALL_BANK["nextbest.yaml"].replace("{fallback: info-tips}", "{}"),
+        }
+    )
     assert len(found) == 1
     [p] = found
     assert p.file == "issues/information.yaml"
@@ -116,12 +123,20 @@ def test_duplicate_treatment_id() -> None:
 def test_dangling_references() -> None:
     text = (
         SMALL_BANK["issues/cross-sell.yaml"]
-        .replace("purpose: marketing\n        min_assurance: 1", "purpose: marketting\n        min_assurance: 1")
-        .replace("channel: email, placement: body, content: Save", "channel: e-mail, placement: body, content: Save")
+        .replace(
+            "purpose: marketing\n        min_assurance: 1",
+            "purpose: marketting\n        min_assurance: 1",
+        )
+        .replace(
+            "channel: email, placement: body, content: Save",
+            "channel: e-mail, placement: body, content: Save",
+        )
     )
     policies = SMALL_BANK["policies.yaml"].replace("group: cards", "group: kards")
     settings = SMALL_BANK["nextbest.yaml"].replace("fallback: info-tips", "fallback: info-tip")
-    found = problems({"issues/cross-sell.yaml": text, "policies.yaml": policies, "nextbest.yaml": settings})
+    found = problems(
+        {"issues/cross-sell.yaml": text, "policies.yaml": policies, "nextbest.yaml": settings}
+    )
     messages = {(p.file, p.line, p.message) for p in found}
     assert (
         "issues/cross-sell.yaml",
@@ -147,7 +162,9 @@ def test_dangling_references() -> None:
 
 
 def test_every_problem_is_reported_at_once() -> None:
-    bad_issue = SMALL_BANK["issues/information.yaml"].replace("value: 1", "value: -1\n        extra: 1")
+    bad_issue = SMALL_BANK["issues/information.yaml"].replace(
+        "value: 1", "value: -1\n        extra: 1"
+    )
     bad_schema = SMALL_BANK["schema.yaml"].replace("age: number", "age: numbr")
     found = problems({"issues/information.yaml": bad_issue, "schema.yaml": bad_schema})
     assert {p.file for p in found} == {"issues/information.yaml", "schema.yaml"}

@@ -13,7 +13,9 @@ from nextbest.types import DecisionRequest, Direction, Placement
 ADULT = {"first_name": "Ada", "age": 40, "income": 50000, "in_arrears": False, "products": []}
 
 
-def web(customer: str | None = "c1", *, assurance: int = 1, explain: bool = False, **context: str) -> DecisionRequest:
+def web(
+    customer: str | None = "c1", *, assurance: int = 1, explain: bool = False, **context: str
+) -> DecisionRequest:
     return DecisionRequest(
         channel="web",
         placements=(Placement("hero", 1), Placement("sidebar", 2)),
@@ -24,7 +26,9 @@ def web(customer: str | None = "c1", *, assurance: int = 1, explain: bool = Fals
     )
 
 
-def engine_with(traits: dict[str, object] | None = None, consent: str | None = "granted", **kw: object):  # type: ignore[no-untyped-def]
+def engine_with(
+    traits: dict[str, object] | None = None, consent: str | None = "granted", **kw: object
+):  # type: ignore[no-untyped-def]
     engine = make_engine(**kw)  # type: ignore[arg-type]
     engine.upsert_profile("c1", dict(ADULT if traits is None else traits))
     if consent:
@@ -113,10 +117,13 @@ def test_context_weight_lifts_the_group() -> None:
 
 
 def test_kill_switch_and_validity_window() -> None:
-    text = SMALL_BANK["issues/cross-sell.yaml"].replace(
-        "      - id: student-card\n", "      - id: student-card\n        enabled: false\n"
-    ).replace(
-        "      - id: savings-plan\n", "      - id: savings-plan\n        valid: {from: 2027-01-01}\n"
+    text = (
+        SMALL_BANK["issues/cross-sell.yaml"]
+        .replace("      - id: student-card\n", "      - id: student-card\n        enabled: false\n")
+        .replace(
+            "      - id: savings-plan\n",
+            "      - id: savings-plan\n        valid: {from: 2027-01-01}\n",
+        )
     )
     engine = engine_with({**ADULT, "age": 25}, files={"issues/cross-sell.yaml": text})
     decision = engine.decide(web(explain=True))
@@ -135,7 +142,9 @@ def test_same_seed_same_decisions() -> None:
 def test_outbound_send_counts_for_contact_limit() -> None:
     clock = FixedClock(T0)
     engine = engine_with(clock=clock)
-    email = DecisionRequest(channel="email", placements=(Placement("body"),), customer_id="c1", assurance_level=1)
+    email = DecisionRequest(
+        channel="email", placements=(Placement("body"),), customer_id="c1", assurance_level=1
+    )
     first = engine.decide(email)
     assert first.direction is Direction.OUTBOUND and len(first.actions) == 1
     clock.advance(timedelta(hours=2))
@@ -147,7 +156,13 @@ def test_outbound_send_counts_for_contact_limit() -> None:
 def test_quiet_hours_in_customer_time_zone() -> None:
     clock = FixedClock(T0.replace(hour=20, minute=30))  # 21:30 in Berlin (UTC+1 in March)
     engine = engine_with({**ADULT, "timezone": "Europe/Berlin"}, clock=clock)
-    email = DecisionRequest(channel="email", placements=(Placement("body"),), customer_id="c1", assurance_level=1, explain=True)
+    email = DecisionRequest(
+        channel="email",
+        placements=(Placement("body"),),
+        customer_id="c1",
+        assurance_level=1,
+        explain=True,
+    )
     decision = engine.decide(email)
     assert decision.actions == ()
     assert {r.reason for r in decision.removed} == {"quiet hours"}
@@ -199,8 +214,16 @@ def test_bad_requests_name_the_field() -> None:
         (DecisionRequest(channel="web", placements=(Placement("footer"),)), "placements[0].name"),
         (DecisionRequest(channel="web", placements=(Placement("hero", 0),)), "placements[0].count"),
         (DecisionRequest(channel="web", placements=()), "placements"),
-        (DecisionRequest(channel="web", placements=(Placement("hero"),), assurance_level=9), "assurance_level"),
-        (DecisionRequest(channel="web", placements=(Placement("hero"),), context={"page": ["x"]}), "context.page"),
+        (
+            DecisionRequest(channel="web", placements=(Placement("hero"),), assurance_level=9),
+            "assurance_level",
+        ),
+        (
+            DecisionRequest(
+                channel="web", placements=(Placement("hero"),), context={"page": ["x"]}
+            ),
+            "context.page",
+        ),
     ]
     for request, field in cases:
         with pytest.raises(RequestError) as info:
@@ -215,7 +238,12 @@ def test_decision_is_stored_with_its_explanation() -> None:
     assert stored.config_version == engine.config.version
     assert [a["action_id"] for a in stored.actions] == [a.action_id for a in decision.actions]
     assert {k for k in stored.actions[0]} >= {
-        "propensity", "value", "lever", "context_weight", "priority", "selection_probability"
+        "propensity",
+        "value",
+        "lever",
+        "context_weight",
+        "priority",
+        "selection_probability",
     }
     assert len(stored.document["removed"]) == len(decision.removed)
 

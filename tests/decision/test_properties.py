@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from nextbest.clock import FixedClock
 from nextbest.config.compiled import ENGAGEMENT_STAGES
-from nextbest.decision.engine import Engine, default_config_dir
 from nextbest.config.loader import load_config
+from nextbest.decision.engine import Engine, default_config_dir
 from nextbest.policies import quiet_hours_now
 from nextbest.profile import coerce_traits
 from nextbest.rules import Scope
@@ -39,8 +39,13 @@ profiles = st.fixed_dictionaries(
         "days_past_due": maybe(st.integers(0, 120)),
         "segment": maybe(st.sampled_from(["student", "mass", "affluent", "private", "senior"])),
         "churn_risk": maybe(st.floats(0, 1)),
-        "products": st.lists(st.sampled_from(["CHECKING", "SAVINGS", "GOLD_CARD", "MORTGAGE", "TRAVEL_INSURANCE"]), max_size=4),
-        "timezone": st.sampled_from(["Europe/Berlin", "America/New_York", "Asia/Tokyo", "Not/AZone"]),
+        "products": st.lists(
+            st.sampled_from(["CHECKING", "SAVINGS", "GOLD_CARD", "MORTGAGE", "TRAVEL_INSURANCE"]),
+            max_size=4,
+        ),
+        "timezone": st.sampled_from(
+            ["Europe/Berlin", "America/New_York", "Asia/Tokyo", "Not/AZone"]
+        ),
         "digital_active": maybe(st.booleans()),
         "tenure_years": maybe(st.integers(0, 40)),
         "travel_per_year": maybe(st.integers(0, 12)),
@@ -54,7 +59,9 @@ def histories(config: Any) -> st.SearchStrategy[list[tuple[int, str, str, float]
         st.tuples(
             st.integers(0, config.n_actions - 1),
             st.sampled_from(list(config.channels)),
-            st.sampled_from(["impression", "impression", "rejected", "accepted", "ignored", "clicked"]),
+            st.sampled_from(
+                ["impression", "impression", "rejected", "accepted", "ignored", "clicked"]
+            ),
             st.floats(0, 40 * 86400),
         ),
         max_size=25,
@@ -66,7 +73,10 @@ def check(config: Any, data: st.DataObject) -> None:
     consents = {p: s for p in config.purposes if (s := data.draw(statuses, label=p)) is not None}
     channel = data.draw(st.sampled_from(list(config.channels)), label="channel")
     spec = config.channels[channel]
-    names = data.draw(st.lists(st.sampled_from(list(spec.placements)), min_size=1, unique=True), label="placements")
+    names = data.draw(
+        st.lists(st.sampled_from(list(spec.placements)), min_size=1, unique=True),
+        label="placements",
+    )
     assurance = data.draw(st.integers(0, 4), label="assurance")
     page = data.draw(st.sampled_from(["home", "cards", "loans", "travel"]), label="page")
     hour = data.draw(st.integers(0, 23), label="hour")
@@ -77,15 +87,38 @@ def check(config: Any, data: st.DataObject) -> None:
     rows = []
     for a, ch, outcome, age in data.draw(histories(config), label="history"):
         action = config.actions[a]
-        rows.append(InteractionRow("c1", "old", action.id, action.issue, action.group, ch, outcome, now.timestamp() - age))
+        rows.append(
+            InteractionRow(
+                "c1",
+                "old",
+                action.id,
+                action.issue,
+                action.group,
+                ch,
+                outcome,
+                now.timestamp() - age,
+            )
+        )
     store.record_decision(
-        StoredDecision("old", now.timestamp() - 50 * 86400, "c1", None, channel, "inbound", config.version, [], {}),
+        StoredDecision(
+            "old",
+            now.timestamp() - 50 * 86400,
+            "c1",
+            None,
+            channel,
+            "inbound",
+            config.version,
+            [],
+            {},
+        ),
         rows,
     )
     engine = Engine(store, config, clock=FixedClock(now), seed=data.draw(st.integers(0, 2**32)))
     request = DecisionRequest(
         channel=channel,
-        placements=tuple(Placement(n, data.draw(st.integers(1, spec.placements[n].max_count))) for n in names),
+        placements=tuple(
+            Placement(n, data.draw(st.integers(1, spec.placements[n].max_count))) for n in names
+        ),
         customer_id="c1",
         context={"page": page} if "page" in config.env.context else {},
         assurance_level=assurance,
@@ -113,7 +146,9 @@ def check(config: Any, data: st.DataObject) -> None:
             assert not quiet_hours_now(config, channel, now, typed.get("timezone"))
     per_placement: dict[str, list[str]] = {}
     for returned in decision.actions:
-        per_placement.setdefault(returned.placement, []).append(config.action(returned.action_id).group)
+        per_placement.setdefault(returned.placement, []).append(
+            config.action(returned.action_id).group
+        )
     for groups in per_placement.values():
         assert len(groups) == len(set(groups))
 
@@ -133,8 +168,17 @@ def test_demo_bank_never_violates_a_policy(data: st.DataObject) -> None:
 def test_permissive_inputs_do_return_actions() -> None:
     """Guards the properties above against passing vacuously."""
     store = MemoryStore()
-    store.upsert_profiles([("c1", {"age": 40, "income": 60000, "in_arrears": False, "products": []})], T0.timestamp())
+    store.upsert_profiles(
+        [("c1", {"age": 40, "income": 60000, "in_arrears": False, "products": []})], T0.timestamp()
+    )
     store.set_consents([("c1", "marketing", "granted", T0.timestamp())])
     engine = Engine(store, SMALL, clock=FixedClock(T0 + timedelta(hours=0)), seed=3)
-    decision = engine.decide(DecisionRequest(channel="web", placements=(Placement("hero"), Placement("sidebar", 2)), customer_id="c1", assurance_level=2))
+    decision = engine.decide(
+        DecisionRequest(
+            channel="web",
+            placements=(Placement("hero"), Placement("sidebar", 2)),
+            customer_id="c1",
+            assurance_level=2,
+        )
+    )
     assert len(decision.actions) == 3

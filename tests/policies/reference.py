@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from nextbest.config.compiled import Action, CompiledConfig, LimitRule
+from nextbest.config.compiled import Action, CompiledConfig, LimitRule, SuppressionRule
 from nextbest.store.base import InteractionRow
 
 POSITIVE = {"accepted", "converted", "clicked"}
@@ -43,21 +43,29 @@ def violated_policy(
             if count >= rule.max:
                 return rule.id
         else:
-            def key(r: InteractionRow) -> bool:
+
+            def key(r: InteractionRow, rule: SuppressionRule = rule) -> bool:
                 if rule.channel is not None and r.channel != rule.channel:
                     return False
                 if r.action_id not in config.action_index:
                     return False
-                return r.action_id == action.id if rule.level == "action" else r.group == action.group
+                return (
+                    r.action_id == action.id if rule.level == "action" else r.group == action.group
+                )
 
             mine = sorted((r for r in rows if key(r)), key=lambda r: r.ts)
             if rule.after == "rejections":
                 tracked = [r.ts for r in mine if r.outcome == "rejected"]
             else:
-                last_positive = max((r.ts for r in mine if r.outcome in POSITIVE), default=float("-inf"))
+                last_positive = max(
+                    (r.ts for r in mine if r.outcome in POSITIVE), default=float("-inf")
+                )
                 tracked = [r.ts for r in mine if r.outcome == "impression" and r.ts > last_positive]
             k = rule.count
             for j in range(k - 1, len(tracked)):
-                if tracked[j] - tracked[j - k + 1] <= rule.window.total_seconds() and now < tracked[j] + rule.pause.total_seconds():
+                if (
+                    tracked[j] - tracked[j - k + 1] <= rule.window.total_seconds()
+                    and now < tracked[j] + rule.pause.total_seconds()
+                ):
                     return rule.id
     return None

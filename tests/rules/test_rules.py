@@ -38,7 +38,12 @@ ENV = TypeEnv(
 )
 
 
-def ev(rule: str, profile: dict[str, Any] | None = None, context: dict[str, Any] | None = None, expect: RuleType | None = None) -> Any:
+def ev(
+    rule: str,
+    profile: dict[str, Any] | None = None,
+    context: dict[str, Any] | None = None,
+    expect: RuleType | None = None,
+) -> Any:
     return compile_rule(rule, ENV, expect=expect).evaluate(Scope(profile or {}, context or {}, NOW))
 
 
@@ -104,7 +109,9 @@ def test_null_counts_as_not_satisfied() -> None:
 def test_durations_and_date_arithmetic() -> None:
     assert ev("last_login + 1d", {"last_login": NOW}, expect=None) == NOW + timedelta(days=1)
     assert ev("birthday + 36h", {"birthday": date(2026, 1, 1)}, expect=None) == date(2026, 1, 2)
-    assert ev("today() - birthday", {"birthday": date(2026, 3, 1)}, expect=None) == timedelta(days=1)
+    assert ev("today() - birthday", {"birthday": date(2026, 3, 1)}, expect=None) == timedelta(
+        days=1
+    )
     assert ev("2 * 1w", expect=None) == timedelta(days=14)
     assert ev("now() - last_login > 12h", {"last_login": NOW - timedelta(hours=13)}) is True
 
@@ -149,7 +156,9 @@ def test_canonical_key_ignores_spacing_and_keyword_case() -> None:
         ("age + 1", RuleTypeError, "expected a condition", 1),
     ],
 )
-def test_errors_say_what_and_where(rule: str, kind: type[RuleError], message: str, column: int) -> None:
+def test_errors_say_what_and_where(
+    rule: str, kind: type[RuleError], message: str, column: int
+) -> None:
     with pytest.raises(kind) as info:
         compile_rule(rule, ENV)
     assert message in info.value.message

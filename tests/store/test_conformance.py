@@ -21,14 +21,18 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     s.close()
 
 
-def decision(decision_id: str = "d1", customer_id: str | None = "c1", ts: float = 100.0) -> StoredDecision:
+def decision(
+    decision_id: str = "d1", customer_id: str | None = "c1", ts: float = 100.0
+) -> StoredDecision:
     action = {
         "action_id": "a1", "treatment_id": "t1", "issue": "i", "group": "g", "channel": "web",
         "placement": "hero", "rank": 1, "content": "hi", "propensity": 0.3, "model_propensity": 0.2,
         "value": 10.0, "lever": 1.0, "context_weight": 1.0, "priority": 3.0,
         "selection_probability": 0.5, "fallback": False, "reasons": ["x"],
     }  # fmt: skip
-    return StoredDecision(decision_id, ts, customer_id, "i1", "web", "inbound", "v1", [action], {"seed": 1})
+    return StoredDecision(
+        decision_id, ts, customer_id, "i1", "web", "inbound", "v1", [action], {"seed": 1}
+    )
 
 
 def row(ts: float, outcome: str = "impression", customer_id: str = "c1") -> InteractionRow:
@@ -85,7 +89,9 @@ def test_outcome_idempotency_and_model_state(store: Store) -> None:
 
 
 def test_history_window_is_inclusive_and_ordered(store: Store) -> None:
-    store.record_decision(decision(), [row(300.0), row(100.0), row(200.0), row(150.0, customer_id="c2")])
+    store.record_decision(
+        decision(), [row(300.0), row(100.0), row(200.0), row(150.0, customer_id="c2")]
+    )
     assert [r.ts for r in store.customer_history("c1", 200.0)] == [200.0, 300.0]
     assert [r.ts for r in store.history(customer_id="c1", limit=2)] == [300.0, 200.0]
     assert store.counts()["interactions"] == 4
@@ -101,14 +107,22 @@ def test_config_versions(store: Store) -> None:
 _ids = itertools.count()
 traits = st.dictionaries(
     st.text(alphabet="abcdefgh_", min_size=1, max_size=8),
-    st.none() | st.booleans() | st.integers(-(2**40), 2**40) | st.text(max_size=20) | st.lists(st.text(max_size=5), max_size=3),
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**40), 2**40)
+    | st.text(max_size=20)
+    | st.lists(st.text(max_size=5), max_size=3),
     max_size=6,
 )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(first=traits, second=traits)
-def test_profile_merge_property(store: Store, first: dict[str, object], second: dict[str, object]) -> None:
+def test_profile_merge_property(
+    store: Store, first: dict[str, object], second: dict[str, object]
+) -> None:
     """Stored traits equal the key-by-key merge; a null value removes the trait."""
     customer_id = f"p{next(_ids)}"  # the fixture's store is shared by all examples
     store.upsert_profiles([(customer_id, first)], 1.0)
