@@ -103,8 +103,9 @@ def build_config(folder: Path, n_actions: int, seed: int) -> None:
     settings = yaml.safe_load((BANK / "nextbest.yaml").read_text())
     # no fallbacks: they refer to demo actions this library does not have
     for channel in settings["channels"].values():
-        for placement in (channel.get("placements") or {}).values():
-            if isinstance(placement, dict):
+        placements = channel.get("placements")
+        if isinstance(placements, dict):
+            for placement in placements.values():
                 placement.pop("fallback", None)
     (folder / "nextbest.yaml").write_text(yaml.safe_dump(settings, sort_keys=False))
     policies = yaml.safe_load((BANK / "policies.yaml").read_text())
@@ -122,7 +123,7 @@ def build_config(folder: Path, n_actions: int, seed: int) -> None:
         n_groups = max(1, count // 20)
         for g in range(n_groups):
             # 5 group rules shared by every action of the group, 12 action rules from the pool
-            group_rules = list(rng.choice(RULE_POOL, 5, replace=False))
+            group_rules = [str(r) for r in rng.choice(RULE_POOL, 5, replace=False)]
             actions = []
             size = count // n_groups + (1 if g < count % n_groups else 0)
             for a in range(size):
@@ -137,9 +138,9 @@ def build_config(folder: Path, n_actions: int, seed: int) -> None:
                         else "service",
                         "min_assurance": int(rng.integers(0, 2)),
                         "tags": [str(rng.choice(PAGES))],
-                        "eligibility": list(rng.choice(RULE_POOL, 4, replace=False)),
-                        "applicability": list(rng.choice(RULE_POOL, 4, replace=False)),
-                        "suitability": list(rng.choice(RULE_POOL, 4, replace=False)),
+                        "eligibility": [str(r) for r in rng.choice(RULE_POOL, 4, replace=False)],
+                        "applicability": [str(r) for r in rng.choice(RULE_POOL, 4, replace=False)],
+                        "suitability": [str(r) for r in rng.choice(RULE_POOL, 4, replace=False)],
                         "treatments": [
                             {
                                 "id": f"{action_id}-web",

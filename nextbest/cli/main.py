@@ -227,7 +227,7 @@ def history(
             rows = store.history(decision_id=decision, limit=limit)
             data: dict[str, Any] = {
                 "decision": asdict(stored),
-                "interactions": [asdict(r) for r in rows],
+                "interactions": [r._asdict() for r in rows],
             }
         else:
             decisions = store.decisions(customer_id=customer, limit=limit)
@@ -235,7 +235,7 @@ def history(
             data = {
                 "counts": store.counts(),
                 "decisions": [asdict(d) for d in decisions],
-                "interactions": [asdict(r) for r in rows],
+                "interactions": [r._asdict() for r in rows],
             }
     finally:
         store.close()

@@ -2,19 +2,22 @@
 
 Per-action facts live in numpy arrays indexed by action position, so a decision filters
 and scores a whole library of actions with a handful of vector operations. Rules are
-deduplicated: `rules[i]` is evaluated at most once per decision, and `stage_rule_actions`
-says which actions each rule guards.
+deduplicated: `rules[i]` is evaluated at most once per decision, and `stage_matrix` says
+which actions each rule guards, so the failed rules knock out their actions in one sparse
+matrix-vector product per stage.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import cached_property
 from typing import Literal
 
 import jinja2
 import numpy as np
 import numpy.typing as npt
+from scipy import sparse
 
 from nextbest.config.models import ArbitrationSpec, ChannelSpec, SchemaFile
 from nextbest.rules import CompiledRule, TypeEnv
@@ -97,6 +100,15 @@ class ContextWeight:
     applies: BoolArray  # which actions it weighs
 
 
+@dataclass(frozen=True, slots=True)
+class Codes:
+    """Positions of names in the config, for turning stored text into array indices."""
+
+    issues: dict[str, int]
+    groups: dict[str, int]
+    channels: dict[str, int]
+
+
 @dataclass(frozen=True, eq=False)  # identity hash: configs key per-config caches
 class CompiledConfig:
     version: str
@@ -124,17 +136,25 @@ class CompiledConfig:
     purpose_idx: IntArray
     purpose_names: tuple[str, ...]
     value_const: FloatArray  # NaN where the value is a rule
-    # stage → rule index → actions guarded by that rule in that stage
-    stage_rule_actions: dict[str, tuple[IntArray, ...]]
+    # stage → sparse (actions × rules) matrix: 1 where the rule guards the action there
+    stage_matrix: dict[str, sparse.csr_matrix]
     # (channel, placement) → action indices with a treatment there
     candidates: dict[tuple[str, str], IntArray]
     # (channel, placement, action index) → the treatment variants
     treatments: dict[tuple[str, str, int], tuple[Treatment, ...]]
     action_index: dict[str, int] = field(default_factory=dict)
     treatment_index: dict[str, Treatment] = field(default_factory=dict)
-    # channel → distinct rule indices any candidate of that channel might need
+    # channel → distinct engagement rules any candidate of that channel might need
     channel_rules: dict[str, IntArray] = field(default_factory=dict)
     max_history_window: timedelta = timedelta(0)
+
+    @cached_property
+    def codes(self) -> Codes:
+        return Codes(
+            issues={name: i for i, name in enumerate(self.issues)},
+            groups={name: i for i, name in enumerate(self.groups)},
+            channels={name: i for i, name in enumerate(self.channels)},
+        )
 
     @property
     def n_actions(self) -> int:

@@ -25,6 +25,7 @@ import jinja2.meta
 import jinja2.sandbox
 import numpy as np
 from pydantic import BaseModel, ValidationError
+from scipy import sparse
 
 from nextbest.config.compiled import (
     ENGAGEMENT_STAGES,
@@ -125,7 +126,7 @@ class _Builder:
             real: list[str | int] = []
             cur: Any = src.data
             for item in loc:
-                if isinstance(cur, dict) and item in cur:
+                if isinstance(cur, dict) and item in cur:  # noqa: SIM114 - split so mypy can narrow `item`
                     real.append(item)
                     cur = cur[item]
                 elif isinstance(cur, list) and isinstance(item, int) and 0 <= item < len(cur):
@@ -689,13 +690,14 @@ class _Builder:
         purpose_names = tuple(settings.purposes)
         purpose_pos = {name: i for i, name in enumerate(purpose_names)}
 
-        stage_rule_actions: dict[str, tuple[Any, ...]] = {}
+        stage_matrix: dict[str, sparse.csr_matrix] = {}
         for stage in ENGAGEMENT_STAGES:
-            buckets: list[list[int]] = [[] for _ in self.rules]
-            for action in actions:
-                for r in set(action.stage_rules[stage]):
-                    buckets[r].append(action.index)
-            stage_rule_actions[stage] = tuple(np.array(b, dtype=np.int64) for b in buckets)
+            pairs = sorted({(a.index, r) for a in actions for r in a.stage_rules[stage]})
+            rows = np.array([p[0] for p in pairs], dtype=np.int64)
+            cols = np.array([p[1] for p in pairs], dtype=np.int64)
+            stage_matrix[stage] = sparse.csr_matrix(
+                (np.ones(len(pairs), dtype=np.int32), (rows, cols)), shape=(n, len(self.rules))
+            )
 
         candidates: dict[tuple[str, str], list[int]] = {}
         treatments: dict[tuple[str, str, int], list[Treatment]] = {}
@@ -716,9 +718,6 @@ class _Builder:
                     a = actions[i]
                     for stage in ENGAGEMENT_STAGES:
                         needed.update(a.stage_rules[stage])
-                    if a.value_rule is not None:
-                        needed.add(a.value_rule)
-            needed.update(w.rule for w in context_weights)
             channel_rules[channel] = np.array(sorted(needed), dtype=np.int64)
 
         windows = [r.window for r in contact_rules] + [
@@ -749,7 +748,7 @@ class _Builder:
             purpose_idx=np.array([purpose_pos.get(a.purpose, 0) for a in actions], dtype=np.int64),
             purpose_names=purpose_names,
             value_const=np.array(value_const, dtype=np.float64).reshape(n),
-            stage_rule_actions=stage_rule_actions,
+            stage_matrix=stage_matrix,
             candidates={k: np.array(v, dtype=np.int64) for k, v in candidates.items()},
             treatments={k: tuple(v) for k, v in treatments.items()},
             action_index={a.id: a.index for a in actions},

@@ -119,7 +119,7 @@ class PurposeSpec(_Model):
 class ArbitrationSpec(_Model):
     max_per_group: int = Field(default=1, ge=0)  # 0 = no limit
     exploration: Literal["thompson", "mean"] = "thompson"
-    selection_draws: int = Field(default=64, ge=0, le=10_000)
+    selection_draws: int = Field(default=32, ge=0, le=10_000)
     timezone_field: str = "timezone"
     default_timezone: str = "UTC"
 

@@ -136,21 +136,49 @@ def _select(
     alive: BoolArray,
 ) -> _Slate:
     """Greedy arbitration over actions sorted by priority (`order` indexes `idx`)."""
+    return _select_lists(
+        priority.tolist(),
+        idx.tolist(),
+        order.tolist(),
+        [m[idx].tolist() for m in in_placement],
+        counts,
+        group_idx[idx].tolist(),
+        max_per_group,
+        fallbacks,
+        alive,
+    )
+
+
+def _select_lists(
+    priority: list[float],
+    actions: list[int],
+    order: list[int],
+    in_placement: list[list[bool]],
+    counts: Sequence[int],
+    groups: list[int],
+    max_per_group: int,
+    fallbacks: Sequence[int | None],
+    alive: BoolArray,
+) -> _Slate:
+    # plain lists: this runs once per Monte-Carlo draw, where numpy scalar access would
+    # cost more than the work itself
     used: set[int] = set()
     picks: list[tuple[int, int, bool]] = []
-    for p, (mask, count) in enumerate(zip(in_placement, counts, strict=True)):
+    for p, count in enumerate(counts):
+        mask = in_placement[p]
         taken = 0
         per_group: dict[int, int] = {}
         fb = fallbacks[p]
         for pos in order:
-            a = int(idx[pos])
+            a = actions[pos]
             # a placement's fallback is held back for when nothing else qualifies
-            if a in used or not mask[a] or priority[pos] <= 0 or a == fb:
+            if a in used or not mask[pos] or priority[pos] <= 0 or a == fb:
                 continue
-            g = int(group_idx[a])
-            if max_per_group and per_group.get(g, 0) >= max_per_group:
-                continue
-            per_group[g] = per_group.get(g, 0) + 1
+            if max_per_group:
+                g = groups[pos]
+                if per_group.get(g, 0) >= max_per_group:
+                    continue
+                per_group[g] = per_group.get(g, 0) + 1
             used.add(a)
             picks.append((p, a, False))
             taken += 1
@@ -184,8 +212,9 @@ def _contenders(
         return np.ones(len(lo_priority), dtype=bool)
     by = np.lexsort((-lo_priority, group))
     g_sorted = group[by]
-    starts = np.r_[0, np.flatnonzero(np.diff(g_sorted)) + 1]
-    rank_in_group = np.arange(len(by)) - np.repeat(starts, np.diff(np.r_[starts, len(by)]))
+    starts = np.concatenate(([0], np.flatnonzero(np.diff(g_sorted)) + 1))
+    sizes = np.diff(np.concatenate((starts, [len(by)])))
+    rank_in_group = np.arange(len(by)) - np.repeat(starts, sizes)
     keep = rank_in_group < max_per_group if max_per_group else np.ones(len(by), dtype=bool)
     pool = lo_priority[by][keep]
     if len(pool) < slots:
@@ -250,22 +279,17 @@ def decide(config: CompiledConfig, models: PropensityModels, inputs: DecisionInp
     # engagement policies: each distinct rule at most once
     scope = Scope(profile=inputs.profile, context=context, now=inputs.now)
     results: dict[int, bool] = {}
+    failed = np.zeros(len(config.rules), dtype=np.int32)
+    if alive.any():
+        # every rule a candidate on this channel might need, each once: evaluating (~1 µs)
+        # is cheaper than first asking which of them still guard a live action
+        for r in needed_rules.tolist():
+            if not (results.setdefault(r, config.rules[r].test(scope))):
+                failed[r] = 1
     for stage in ENGAGEMENT_STAGES:
         if not alive.any():
             break
-        guarded = config.stage_rule_actions[stage]
-        fail = np.zeros(n, dtype=bool)
-        for r in needed_rules:
-            r = int(r)
-            acts = guarded[r]
-            # evaluating a rule (~1 µs) is cheaper than asking whether its actions are alive
-            if len(acts) == 0:
-                continue
-            ok = results.get(r)
-            if ok is None:
-                ok = results[r] = config.rules[r].test(scope)
-            if not ok:
-                fail[acts] = True
+        fail = (config.stage_matrix[stage] @ failed) > 0
         first_rule: dict[int, str] | None = None
         if explain:
             first_rule = {}
@@ -348,12 +372,11 @@ def decide(config: CompiledConfig, models: PropensityModels, inputs: DecisionInp
 
     actions: list[RankedAction] = []
     rank = {p: 0 for p in range(len(names))}
-    position: dict[int, int] = {int(a): pos for pos, a in enumerate(idx)}
     chosen = set()
     for p, a, is_fallback in slate.picks:
         rank[p] += 1
         chosen.add(a)
-        at = position[a]
+        at = int(np.searchsorted(idx, a))  # idx is ascending
         placement = names[p]
         variants = config.treatments[(request.channel, placement, a)]
         treatment = variants[int(rng.integers(len(variants)))] if len(variants) > 1 else variants[0]
@@ -450,9 +473,26 @@ def _selection_probabilities(
     tally: dict[tuple[int, int], int] = dict.fromkeys(picked, 1)
     # `c_idx` is ascending, so a stable sort breaks ties by definition order, as `_order` does
     orders = np.argsort(-samples, axis=1, kind="stable")
-    for row, order in zip(samples, orders, strict=True):
-        other = _select(
-            row, c_idx, order, in_placement, counts, groups, max_per_group, fallbacks, alive
+    if len(counts) == 1 and counts[0] == 1:
+        # one slot: the winner of each draw is its best eligible action, found for all draws
+        # at once (group limits cannot matter with a single slot)
+        fb = fallbacks[0]
+        eligible = in_placement[0][c_idx] & (c_idx != (-1 if fb is None else fb))
+        ok = (eligible[None, :] & (samples > 0))[np.arange(k)[:, None], orders]
+        first = ok.argmax(axis=1)
+        found = ok[np.arange(k), first]
+        winners = c_idx[orders[np.arange(k), first]][found]
+        for a, n in zip(*np.unique(winners, return_counts=True), strict=True):
+            tally[(0, int(a))] = tally.get((0, int(a)), 0) + int(n)
+        if fb is not None and alive[fb] and not found.all():
+            tally[(0, fb)] = tally.get((0, fb), 0) + int((~found).sum())
+        return {key: n / (k + 1) for key, n in tally.items() if key in picked}
+    actions = c_idx.tolist()
+    masks = [m[c_idx].tolist() for m in in_placement]
+    c_groups = groups[c_idx].tolist()
+    for row, order in zip(samples.tolist(), orders.tolist(), strict=True):
+        other = _select_lists(
+            row, actions, order, masks, counts, c_groups, max_per_group, fallbacks, alive
         )
         for p, a, _ in other.picks:
             tally[(p, a)] = tally.get((p, a), 0) + 1

@@ -34,38 +34,55 @@ from nextbest.types import Outcome
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
 
-_POSITIVE = frozenset({Outcome.ACCEPTED.value, Outcome.CONVERTED.value, Outcome.CLICKED.value})
+
+_OUTCOME_CODES = {o.value: i for i, o in enumerate(Outcome)}
+_IMPRESSION = _OUTCOME_CODES[Outcome.IMPRESSION.value]
+_REJECTED = _OUTCOME_CODES[Outcome.REJECTED.value]
+_POSITIVE = np.zeros(len(_OUTCOME_CODES) + 1, dtype=bool)  # last slot: unknown outcomes
+for _o in (Outcome.ACCEPTED, Outcome.CONVERTED, Outcome.CLICKED):
+    _POSITIVE[_OUTCOME_CODES[_o.value]] = True
 
 
 @dataclass(frozen=True)
 class HistoryArrays:
-    """A customer's interaction rows as parallel arrays, keyed to the current config."""
+    """A customer's interaction rows as parallel arrays, keyed to the current config.
+
+    Text columns become small integers once (actions, issues, groups, channels by their
+    position in the config; -1 for names it no longer has), so every policy works on
+    integer arrays."""
 
     ts: npt.NDArray[np.float64]
-    action: IntArray  # -1 for actions the config no longer has
+    action: IntArray
     issue: IntArray
     group: IntArray
-    channel: npt.NDArray[np.str_]
+    channel: IntArray
     impression: BoolArray
     rejection: BoolArray
     positive: BoolArray
 
     @classmethod
     def build(cls, config: CompiledConfig, rows: Sequence[InteractionRow]) -> HistoryArrays:
-        issues = {name: i for i, name in enumerate(config.issues)}
-        groups = {name: i for i, name in enumerate(config.groups)}
-        outcomes = [r.outcome for r in rows]
+        if rows:
+            _, _, action, issue, group, channel, outcome, ts, _ = zip(*rows, strict=True)
+        else:
+            ts = action = issue = group = channel = outcome = ()
+        n = len(ts)
+        codes = config.codes
+
+        def encode(names: tuple[str, ...], table: dict[str, int]) -> IntArray:
+            get = table.get
+            return np.fromiter((get(x, -1) for x in names), dtype=np.int64, count=n)
+
+        kinds = encode(outcome, _OUTCOME_CODES)
         return cls(
-            ts=np.array([r.ts for r in rows], dtype=np.float64),
-            action=np.array(
-                [config.action_index.get(r.action_id, -1) for r in rows], dtype=np.int64
-            ),
-            issue=np.array([issues.get(r.issue, -1) for r in rows], dtype=np.int64),
-            group=np.array([groups.get(r.group, -1) for r in rows], dtype=np.int64),
-            channel=np.array([r.channel for r in rows], dtype=np.str_),
-            impression=np.array([o == Outcome.IMPRESSION.value for o in outcomes], dtype=bool),
-            rejection=np.array([o == Outcome.REJECTED.value for o in outcomes], dtype=bool),
-            positive=np.array([o in _POSITIVE for o in outcomes], dtype=bool),
+            ts=np.array(ts, dtype=np.float64),
+            action=encode(action, config.action_index),
+            issue=encode(issue, codes.issues),
+            group=encode(group, codes.groups),
+            channel=encode(channel, codes.channels),
+            impression=kinds == _IMPRESSION,
+            rejection=kinds == _REJECTED,
+            positive=_POSITIVE[kinds],
         )
 
 
@@ -75,7 +92,7 @@ def _limit_blocks(
     n = config.n_actions
     rows = h.impression & (h.ts > now - rule.window.total_seconds())
     if rule.channel is not None:
-        rows &= h.channel == rule.channel
+        rows &= h.channel == config.codes.channels.get(rule.channel, -2)
     scope = np.ones(n, dtype=bool)
     if rule.issue is not None:
         issue = config.issues.index(rule.issue)
@@ -108,7 +125,9 @@ def _suppression_blocks(
         else (h.group, config.group_idx, len(config.groups))
     )
     on_channel = (
-        np.ones(len(h.ts), dtype=bool) if rule.channel is None else h.channel == rule.channel
+        np.ones(len(h.ts), dtype=bool)
+        if rule.channel is None
+        else h.channel == config.codes.channels.get(rule.channel, -2)
     )
     valid = on_channel & (keys_all >= 0)
     if rule.after == "rejections":

@@ -14,6 +14,7 @@ past. The acceptance rate is accepted offers per interaction.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -201,10 +202,14 @@ def simulate(
     config = engine.config
     truth = GroundTruth(config, seed=seed)
     oracle_models = OracleModels()
+    # the yardsticks need no selection probabilities: skip their Monte-Carlo estimate
+    plain = dataclasses.replace(
+        config, arbitration=config.arbitration.model_copy(update={"selection_draws": 0})
+    )
     arms: dict[str, Engine] = {
         "engine": engine,
-        "random": Engine(MemoryStore(), config, clock=clock, seed=seed + 11, models=RandomModels()),
-        "oracle": Engine(MemoryStore(), config, clock=clock, seed=seed + 13, models=oracle_models),
+        "random": Engine(MemoryStore(), plain, clock=clock, seed=seed + 11, models=RandomModels()),
+        "oracle": Engine(MemoryStore(), plain, clock=clock, seed=seed + 13, models=oracle_models),
     }
     stores = [arm.store for arm in arms.values()]
     if engine.store.count_profiles() < customers:

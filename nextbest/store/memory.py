@@ -28,7 +28,7 @@ class MemoryStore:
     # profiles
     def get_profile(self, customer_id: str) -> dict[str, Any] | None:
         found = self._profiles.get(customer_id)
-        return dict(found) if found is not None else None
+        return dict(found) if found is not None else None  # shallow: callers never mutate
 
     def upsert_profiles(self, profiles: Sequence[tuple[str, Mapping[str, Any]]], ts: float) -> int:
         for customer_id, traits in profiles:
@@ -68,13 +68,12 @@ class MemoryStore:
     ) -> None:
         if decision.decision_id in self._decisions:
             raise ValueError(f"decision {decision.decision_id} already recorded")
-        self._decisions[decision.decision_id] = copy.deepcopy(decision)
+        self._decisions[decision.decision_id] = decision
         for row in impressions:
             self._append(row)
 
     def get_decision(self, decision_id: str) -> StoredDecision | None:
-        found = self._decisions.get(decision_id)
-        return copy.deepcopy(found) if found is not None else None
+        return self._decisions.get(decision_id)  # frozen; shared, as callers only read
 
     def has_outcome(self, idempotency_key: str) -> bool:
         return idempotency_key in self._keys

@@ -1,4 +1,10 @@
-"""The embedded store: one SQLite file in WAL mode, through SQLAlchemy Core.
+"""The embedded store: one SQLite file in WAL mode.
+
+SQLAlchemy creates the engine and Alembic runs the named migrations; the statements
+themselves go straight to the `sqlite3` connection underneath, because SQLAlchemy's
+per-statement overhead (~50 µs) would be a large share of a decision's budget. The SQL is
+plain and portable; the PostgreSQL backend will go through SQLAlchemy Core where the
+driver overhead matters less than the network.
 
 One long-lived connection serves the hot path (a decision reads a profile, consents and
 recent history, and writes one transaction). Every write commits before it returns, so
@@ -8,8 +14,8 @@ loses nothing on a process crash; only a power cut can cost the last transaction
 
 from __future__ import annotations
 
-import functools
 import json
+import sqlite3
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -19,7 +25,7 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from sqlalchemy import TextClause, event, text
+from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, Engine
 
 from nextbest.errors import StoreError
@@ -31,12 +37,6 @@ _ACTION_COLUMNS = (
     "model_propensity", "value", "lever", "context_weight", "priority", "selection_probability",
     "fallback",
 )  # fmt: skip
-
-
-@functools.cache
-def _sql(statement: str) -> TextClause:
-    """Statements are built once: SQLAlchemy then reuses their compiled form."""
-    return text(statement)
 
 
 def _dumps(value: Any) -> str:
@@ -90,6 +90,7 @@ class SQLiteStore:
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=5000")
+            cursor.execute("PRAGMA cache_size=-65536")  # 64 MiB: history reads stay in memory
             cursor.close()
 
         try:
@@ -107,8 +108,14 @@ class SQLiteStore:
         self.engine.dispose()
 
     def revision(self) -> str | None:
-        with self._conn.begin():
-            return _current_revision(self._conn)
+        rows = self._read("SELECT version_num FROM alembic_version")
+        return str(rows[0][0]) if rows else None
+
+    def _exec(self, sql: str, params: Any) -> None:
+        if isinstance(params, list):
+            self._raw.executemany(sql, params)
+        else:
+            self._raw.execute(sql, params)
 
     def _read(self, sql: str, **params: Any) -> list[tuple[Any, ...]]:
         # Reads go straight to the driver's connection: SQLAlchemy's per-statement overhead
@@ -131,14 +138,14 @@ class SQLiteStore:
         if not profiles:
             return 0
         # json_patch merges key by key (RFC 7396): a null value removes the trait
-        sql = _sql(
+        sql = (
             "INSERT INTO profiles (customer_id, traits, updated_ts) VALUES (:c, json_patch('{}', :t), :ts) "
             "ON CONFLICT(customer_id) DO UPDATE SET "
             "traits = json_patch(profiles.traits, :t), updated_ts = excluded.updated_ts"
         )
         params = [{"c": cid, "t": _dumps(dict(traits)), "ts": ts} for cid, traits in profiles]
-        with self._conn.begin():
-            self._conn.execute(sql, params)
+        with self._raw:
+            self._exec(sql, params)
         return len(params)
 
     def count_profiles(self) -> int:
@@ -164,9 +171,9 @@ class SQLiteStore:
     def set_consents(self, rows: Sequence[tuple[str, str, str, float]]) -> None:
         if not rows:
             return
-        with self._conn.begin():
-            self._conn.execute(
-                _sql(
+        with self._raw:
+            self._exec(
+                (
                     "INSERT INTO consents (customer_id, purpose, status, ts) VALUES (:c, :p, :s, :ts)"
                 ),
                 [{"c": c, "p": p, "s": s, "ts": ts} for c, p, s, ts in rows],
@@ -175,8 +182,8 @@ class SQLiteStore:
     # --- history ---------------------------------------------------------------------
 
     def _insert_rows(self, rows: Sequence[InteractionRow], key: str | None = None) -> None:
-        self._conn.execute(
-            _sql(
+        self._exec(
+            (
                 "INSERT INTO interactions (customer_id, decision_id, action_id, issue, group_name, "
                 "channel, outcome, ts, value, idempotency_key) "
                 "VALUES (:c, :d, :a, :i, :g, :ch, :o, :ts, :v, :k)"
@@ -195,9 +202,9 @@ class SQLiteStore:
     ) -> None:
         document = dict(decision.document)
         document["actions"] = decision.actions
-        with self._conn.begin():
-            self._conn.execute(
-                _sql(
+        with self._raw:
+            self._exec(
+                (
                     "INSERT INTO decisions (decision_id, ts, customer_id, interaction_id, channel, "
                     "direction, config_version, document) VALUES (:id, :ts, :c, :i, :ch, :dir, :v, :doc)"
                 ),
@@ -208,8 +215,8 @@ class SQLiteStore:
                 },
             )  # fmt: skip
             if decision.actions:
-                self._conn.execute(
-                    _sql(
+                self._exec(
+                    (
                         "INSERT INTO decision_actions (decision_id, placement, rank, action_id, "
                         "treatment_id, issue, group_name, channel, propensity, model_propensity, "
                         "value, lever, context_weight, priority, selection_probability, fallback) "
@@ -234,7 +241,15 @@ class SQLiteStore:
         actions = document.pop("actions", [])
         decision_id, ts, customer_id, interaction_id, channel, direction, version = row[:7]
         return StoredDecision(
-            decision_id, ts, customer_id, interaction_id, channel, direction, version, actions, document
+            decision_id,
+            ts,
+            customer_id,
+            interaction_id,
+            channel,
+            direction,
+            version,
+            actions,
+            document,
         )
 
     def get_decision(self, decision_id: str) -> StoredDecision | None:
@@ -263,11 +278,11 @@ class SQLiteStore:
             value=outcome.value,
         )
         try:
-            with self._conn.begin():
+            with self._raw:
                 self._insert_rows([row], key=outcome.idempotency_key)
                 if model_states:
                     self._save_states(model_states)
-        except sa.exc.IntegrityError:
+        except sqlite3.IntegrityError:
             return False
         return True
 
@@ -282,7 +297,7 @@ class SQLiteStore:
             c=customer_id,
             s=since_ts,
         )
-        return [InteractionRow(*r) for r in rows]
+        return list(map(InteractionRow._make, rows))
 
     def history(
         self, *, customer_id: str | None = None, decision_id: str | None = None, limit: int = 50
@@ -300,7 +315,7 @@ class SQLiteStore:
             f"SELECT {self._ROW_COLUMNS} FROM interactions {clause} ORDER BY ts DESC, id DESC LIMIT :l",
             **params,
         )
-        return [InteractionRow(*r) for r in rows]
+        return list(map(InteractionRow._make, rows))
 
     def decisions(self, *, customer_id: str | None = None, limit: int = 50) -> list[StoredDecision]:
         if customer_id is None:
@@ -333,8 +348,8 @@ class SQLiteStore:
         return {m: json.loads(s) for m, s in self._read("SELECT model_id, state FROM model_state")}
 
     def _save_states(self, states: Mapping[str, Mapping[str, Any]]) -> None:
-        self._conn.execute(
-            _sql(
+        self._exec(
+            (
                 "INSERT INTO model_state (model_id, state, updated_ts) VALUES (:m, :s, :ts) "
                 "ON CONFLICT(model_id) DO UPDATE SET state = excluded.state, updated_ts = excluded.updated_ts"
             ),
@@ -343,13 +358,13 @@ class SQLiteStore:
 
     def save_model_states(self, states: Mapping[str, Mapping[str, Any]]) -> None:
         if states:
-            with self._conn.begin():
+            with self._raw:
                 self._save_states(states)
 
     def save_config_version(self, version_id: str, files: Mapping[str, str], ts: float) -> None:
-        with self._conn.begin():
-            self._conn.execute(
-                _sql(
+        with self._raw:
+            self._exec(
+                (
                     "INSERT INTO config_versions (version_id, files, ts) VALUES (:v, :f, :ts) "
                     "ON CONFLICT(version_id) DO NOTHING"
                 ),
