@@ -270,7 +270,7 @@ def run_size(
             cid = request.customer_id or ""
             store.get_profile(cid)
             store.get_consents(cid)
-            store.customer_history(cid, since)
+            store.contact_history(cid, since)
             base.append((time.perf_counter() - t0) * 1000)
         lat: list[float] = []
         returned = 0

@@ -24,7 +24,7 @@ from nextbest.decision.pipeline import DecisionInputs, decide
 from nextbest.errors import NotFoundError, RequestError
 from nextbest.learning import BetaBernoulliModels, PropensityModels, model_id
 from nextbest.profile.traits import coerce_traits, validate_traits
-from nextbest.store.base import InteractionRow, OutcomeRecord, Store, StoredDecision
+from nextbest.store.base import ContactRow, InteractionRow, OutcomeRecord, Store, StoredDecision
 from nextbest.types import (
     NEGATIVE_OUTCOMES,
     POSITIVE_OUTCOMES,
@@ -116,12 +116,12 @@ class Engine:
             now = self.clock.now()
             raw: dict[str, Any] = {}
             consents: dict[str, str] = {}
-            history: list[InteractionRow] = []
+            history: list[ContactRow] = []
             if request.customer_id:
                 raw = self.store.get_profile(request.customer_id) or {}
                 consents = self.store.get_consents(request.customer_id)
                 since = now.timestamp() - config.max_history_window.total_seconds()
-                history = self.store.customer_history(request.customer_id, since)
+                history = self.store.contact_history(request.customer_id, since)
             inputs = DecisionInputs(
                 request=request,
                 profile=coerce_traits(config.env.profile, raw),

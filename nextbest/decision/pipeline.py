@@ -28,7 +28,7 @@ from nextbest.learning.base import PropensityModels
 from nextbest.policies.contact import HistoryArrays, contact_blocks, quiet_hours_now
 from nextbest.profile.traits import coerce_value
 from nextbest.rules import Scope
-from nextbest.store.base import InteractionRow
+from nextbest.store.base import ContactRow
 from nextbest.types import (
     Decision,
     DecisionRequest,
@@ -52,7 +52,7 @@ class DecisionInputs:
     profile: Mapping[str, Any]  # typed traits (see nextbest.profile.coerce_traits)
     raw_profile: Mapping[str, Any]  # stored traits, for rendering content
     consents: Mapping[str, str]  # purpose → latest status
-    history: Sequence[InteractionRow]
+    history: Sequence[ContactRow]
     now: datetime
     seed: int
     decision_id: str

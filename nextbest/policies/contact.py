@@ -19,16 +19,17 @@ Everything is vectorised over the customer's history rows (a few hundred at most
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import numpy.typing as npt
 
 from nextbest.config.compiled import CompiledConfig, LimitRule, SuppressionRule
-from nextbest.store.base import InteractionRow
+from nextbest.store.base import ContactRow, InteractionRow
 from nextbest.types import Outcome
 
 BoolArray = npt.NDArray[np.bool_]
@@ -61,9 +62,16 @@ class HistoryArrays:
     positive: BoolArray
 
     @classmethod
-    def build(cls, config: CompiledConfig, rows: Sequence[InteractionRow]) -> HistoryArrays:
+    def build(
+        cls, config: CompiledConfig, rows: Sequence[ContactRow | InteractionRow]
+    ) -> HistoryArrays:
         if rows:
-            _, _, action, issue, group, channel, outcome, ts, _ = zip(*rows, strict=True)
+            picked: Iterable[Sequence[Any]] = (
+                rows
+                if isinstance(rows[0], ContactRow)  # already in this column order
+                else ((r.action_id, r.issue, r.group, r.channel, r.outcome, r.ts) for r in rows)
+            )
+            action, issue, group, channel, outcome, ts = zip(*picked, strict=True)
         else:
             ts = action = issue = group = channel = outcome = ()
         n = len(ts)

@@ -28,6 +28,17 @@ class InteractionRow(NamedTuple):
     value: float | None = None
 
 
+class ContactRow(NamedTuple):
+    """The columns of a history row that contact policies count."""
+
+    action_id: str
+    issue: str
+    group: str
+    channel: str
+    outcome: str
+    ts: float
+
+
 @dataclass(frozen=True, slots=True)
 class StoredDecision:
     decision_id: str
@@ -96,6 +107,10 @@ class HistoryStore(Protocol):
         ...
 
     def customer_history(self, customer_id: str, since_ts: float) -> list[InteractionRow]: ...
+
+    def contact_history(self, customer_id: str, since_ts: float) -> list[ContactRow]:
+        """The customer's rows since `since_ts`, oldest first: what a decision reads."""
+        ...
 
     def history(
         self, *, customer_id: str | None = None, decision_id: str | None = None, limit: int = 50

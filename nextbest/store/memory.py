@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from nextbest.store.base import InteractionRow, OutcomeRecord, StoredDecision
+from nextbest.store.base import ContactRow, InteractionRow, OutcomeRecord, StoredDecision
 
 
 class MemoryStore:
@@ -104,6 +104,12 @@ class MemoryStore:
     def customer_history(self, customer_id: str, since_ts: float) -> list[InteractionRow]:
         rows = [r for r in self._history.get(customer_id, []) if r.ts >= since_ts]
         return sorted(rows, key=lambda r: r.ts)
+
+    def contact_history(self, customer_id: str, since_ts: float) -> list[ContactRow]:
+        return [
+            ContactRow(r.action_id, r.issue, r.group, r.channel, r.outcome, r.ts)
+            for r in self.customer_history(customer_id, since_ts)
+        ]
 
     def history(
         self, *, customer_id: str | None = None, decision_id: str | None = None, limit: int = 50

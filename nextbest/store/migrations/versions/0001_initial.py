@@ -76,7 +76,12 @@ def upgrade() -> None:
         sa.Column("value", sa.Float),
         sa.Column("idempotency_key", sa.Text, unique=True),
     )
-    op.create_index("interactions_customer", "interactions", ["customer_id", "ts"])
+    # covering: a decision reads a customer's recent rows from the index alone
+    op.create_index(
+        "interactions_customer",
+        "interactions",
+        ["customer_id", "ts", "action_id", "issue", "group_name", "channel", "outcome"],
+    )
     op.create_index("interactions_decision", "interactions", ["decision_id"])
     op.create_table(
         "model_state",
