@@ -107,8 +107,11 @@ class SQLiteStore:
     def __init__(self, engine: Engine, path: Path, checkpoint_interval: float = 0.5) -> None:
         self.engine = engine
         self._conn = engine.connect()
-        self._raw: Any = self._conn.connection.dbapi_connection
-        self._raw.execute("PRAGMA wal_autocheckpoint=0")
+        raw = self._conn.connection.dbapi_connection
+        if raw is None:  # pragma: no cover - SQLAlchemy always gives a live connection here
+            raise StoreError("the SQLite connection closed while opening the store")
+        raw.execute("PRAGMA wal_autocheckpoint=0")  # the checkpointer thread does it instead
+        self._raw: Any = raw
         self._checkpointer = _Checkpointer(path, checkpoint_interval)
         self._checkpointer.start()
 
