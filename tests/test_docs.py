@@ -36,7 +36,11 @@ def test_every_configuration_key_is_documented() -> None:
     text = (DOCS / "configuration.md").read_text()
     missing = []
     for model in vars(models).values():
-        if isinstance(model, type) and issubclass(model, BaseModel) and model.__module__ == models.__name__:
+        if (
+            isinstance(model, type)
+            and issubclass(model, BaseModel)
+            and model.__module__ == models.__name__
+        ):
             for name, field in model.model_fields.items():
                 key = field.alias or name
                 if f"`{key}`" not in text:

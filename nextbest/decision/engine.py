@@ -22,7 +22,7 @@ from nextbest.config.compiled import CompiledConfig
 from nextbest.config.loader import load_config
 from nextbest.decision.pipeline import DecisionInputs, decide
 from nextbest.errors import NotFoundError, RequestError
-from nextbest.learning import BetaBernoulliModels, PropensityModels, model_id
+from nextbest.learning import BetaBernoulliModels, PropensityModels
 from nextbest.profile.traits import coerce_traits, validate_traits
 from nextbest.store.base import ContactRow, InteractionRow, OutcomeRecord, Store, StoredDecision
 from nextbest.types import (
@@ -237,9 +237,6 @@ class Engine:
             if not inserted and states is not None:  # lost a race with another writer
                 self.models.load_state(self.store.load_model_states())
             return inserted
-
-    def model_id(self, action_id: str, channel: str) -> str:
-        return model_id(action_id, channel)
 
 
 def _as_dict(record: Any) -> dict[str, Any]:

@@ -213,31 +213,21 @@ class _Compiler:
                 )
             fns.append(fn)
         funcs = tuple(fns)
-        if node.op == "and":
+        # Kleene logic: one decisive side (false for `and`, true for `or`) settles it;
+        # otherwise any null side makes the result null
+        decisive = node.op == "or"
 
-            def and_(p: Any, c: Any, n: Any) -> Any:
-                unknown = False
-                for f in funcs:
-                    v = f(p, c, n)
-                    if v is False:
-                        return False
-                    if v is None:
-                        unknown = True
-                return None if unknown else True
-
-            return T.BOOL, and_
-
-        def or_(p: Any, c: Any, n: Any) -> Any:
+        def combine(p: Any, c: Any, n: Any) -> Any:
             unknown = False
             for f in funcs:
                 v = f(p, c, n)
-                if v is True:
-                    return True
+                if v is decisive:
+                    return decisive
                 if v is None:
                     unknown = True
-            return None if unknown else False
+            return None if unknown else not decisive
 
-        return T.BOOL, or_
+        return T.BOOL, combine
 
     @staticmethod
     def _comparable(lt: RuleType, rt: RuleType, lf: Fn, rf: Fn) -> tuple[Fn, Fn] | None:

@@ -65,6 +65,19 @@ class OutcomeRecord:
     channel: str
     value: float | None = None
 
+    def as_row(self) -> InteractionRow:
+        return InteractionRow(
+            customer_id=self.customer_id,
+            decision_id=self.decision_id,
+            action_id=self.action_id,
+            issue=self.issue,
+            group=self.group,
+            channel=self.channel,
+            outcome=self.outcome,
+            ts=self.ts,
+            value=self.value,
+        )
+
 
 class ProfileStore(Protocol):
     def get_profile(self, customer_id: str) -> dict[str, Any] | None: ...

@@ -84,19 +84,7 @@ class MemoryStore:
         if outcome.idempotency_key in self._keys:
             return False
         self._keys.add(outcome.idempotency_key)
-        self._append(
-            InteractionRow(
-                customer_id=outcome.customer_id,
-                decision_id=outcome.decision_id,
-                action_id=outcome.action_id,
-                issue=outcome.issue,
-                group=outcome.group,
-                channel=outcome.channel,
-                outcome=outcome.outcome,
-                ts=outcome.ts,
-                value=outcome.value,
-            )
-        )
+        self._append(outcome.as_row())
         if model_states:
             self.save_model_states(model_states)
         return True

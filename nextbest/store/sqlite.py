@@ -310,17 +310,7 @@ class SQLiteStore:
     def record_outcome(
         self, outcome: OutcomeRecord, model_states: Mapping[str, Mapping[str, Any]] | None = None
     ) -> bool:
-        row = InteractionRow(
-            customer_id=outcome.customer_id,
-            decision_id=outcome.decision_id,
-            action_id=outcome.action_id,
-            issue=outcome.issue,
-            group=outcome.group,
-            channel=outcome.channel,
-            outcome=outcome.outcome,
-            ts=outcome.ts,
-            value=outcome.value,
-        )
+        row = outcome.as_row()
         try:
             with self._raw:
                 self._insert_rows([row], key=outcome.idempotency_key)

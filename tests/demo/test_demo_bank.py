@@ -16,7 +16,14 @@ BANK = load_config(default_config_dir())
 
 
 def test_bank_shape() -> None:
-    assert BANK.issues == ("acquisition", "cross-sell", "information", "resilience", "retention", "service")
+    assert BANK.issues == (
+        "acquisition",
+        "cross-sell",
+        "information",
+        "resilience",
+        "retention",
+        "service",
+    )
     assert 90 <= BANK.n_actions <= 120
     assert set(BANK.channels) == {"web", "app", "call_center", "email", "sms"}
 
@@ -42,7 +49,9 @@ def test_profiles_stream_in_chunks() -> None:
 
 def test_consents_mostly_granted() -> None:
     rng = np.random.default_rng(1)
-    statuses = [generate_consents(cid, t, rng)["marketing"] for cid, t in generate_profiles(2000, seed=1)]
+    statuses = [
+        generate_consents(cid, t, rng)["marketing"] for cid, t in generate_profiles(2000, seed=1)
+    ]
     assert 0.6 < statuses.count("granted") / len(statuses) < 0.85
 
 
@@ -58,7 +67,9 @@ def test_truth_rewards_learning_the_average_and_the_oracle_more() -> None:
     oracle = probs.max(axis=1).mean()
     assert best_average > 2 * random_choice
     assert oracle > best_average
-    assert truth.probability(customers[0], ids[0], "web", {}) == truth.probability(customers[0], ids[0], "web", {})
+    assert truth.probability(customers[0], ids[0], "web", {}) == truth.probability(
+        customers[0], ids[0], "web", {}
+    )
 
 
 def test_truth_ignores_protected_attributes() -> None:
@@ -66,4 +77,6 @@ def test_truth_ignores_protected_attributes() -> None:
     traits = next(iter(generate_profiles(1, seed=2)))[1]
     ids = [a.id for a in BANK.actions]
     other = {**traits, "gender": "x", "nationality": "y"}
-    assert np.array_equal(truth.probabilities(traits, ids, "app", {}), truth.probabilities(other, ids, "app", {}))
+    assert np.array_equal(
+        truth.probabilities(traits, ids, "app", {}), truth.probabilities(other, ids, "app", {})
+    )
