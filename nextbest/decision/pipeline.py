@@ -320,10 +320,17 @@ def decide(config: CompiledConfig, models: PropensityModels, inputs: DecisionInp
     else:
         propensity = mean
     value = config.value_const[idx].copy()
+    computed: dict[int, float] = {}  # value expressions, like rules, once per decision
     for pos in np.flatnonzero(np.isnan(value)):
         rule_index = config.actions[idx[pos]].value_rule
-        result = config.rules[rule_index].evaluate(scope) if rule_index is not None else None
-        value[pos] = max(float(result), 0.0) if isinstance(result, (int, float)) else 0.0
+        if rule_index is None:
+            value[pos] = 0.0
+            continue
+        if rule_index not in computed:
+            result = config.rules[rule_index].evaluate(scope)
+            ok = isinstance(result, (int, float)) and not isinstance(result, bool)
+            computed[rule_index] = max(float(result), 0.0) if ok else 0.0
+        value[pos] = computed[rule_index]
     weight = np.ones(len(idx))
     weight_reasons: dict[int, list[str]] = {}
     for cw in config.context_weights:

@@ -251,3 +251,14 @@ def test_decision_is_stored_with_its_explanation() -> None:
 def test_anonymous_visitor_gets_only_non_consent_actions() -> None:
     decision = engine_with().decide(web(customer=None, assurance=0))
     assert ids(decision) <= {"info-tips"}
+
+
+def test_value_expression_is_computed_per_customer() -> None:
+    text = SMALL_BANK["issues/cross-sell.yaml"].replace("value: 60", 'value: "income * 0.001"')
+    engine = engine_with(files={"issues/cross-sell.yaml": text})
+    found = [
+        a for _ in range(40) for a in engine.decide(web()).actions if a.action_id == "savings-plan"
+    ]
+    assert found and all(a.value == 50.0 for a in found)  # income 50,000
+    engine.upsert_profile("c1", {"income": None})  # unknown income: value 0, never chosen
+    assert all("savings-plan" not in ids(engine.decide(web())) for _ in range(20))
