@@ -205,6 +205,30 @@ def outcome(
 
 
 @app.command()
+def consent(
+    customer_id: Annotated[str, typer.Argument(help="The customer.")],
+    purpose: Annotated[str, typer.Argument(help="A purpose from nextbest.yaml, e.g. marketing.")],
+    status: Annotated[str, typer.Argument(help="granted | denied | revoked")],
+    db: DbOption = DEFAULT_DB,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Record a customer's consent for a purpose (the latest record wins)."""
+    engine = _open(db, config)
+    try:
+        engine.set_consent(customer_id, purpose, status)
+        current = engine.store.get_consents(customer_id)
+    except NextbestError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        engine.close()
+    if as_json:
+        _print_json({"customer_id": customer_id, "consents": current})
+    else:
+        out.print(f"{customer_id}: " + ", ".join(f"{p}={s}" for p, s in sorted(current.items())))
+
+
+@app.command()
 def history(
     customer: Annotated[str | None, typer.Option(help="Only this customer_id.")] = None,
     decision: Annotated[str | None, typer.Option(help="One decision, with its actions.")] = None,

@@ -116,6 +116,15 @@ def test_import_decide_outcome_history(tmp_path: Path) -> None:
     )
     assert code == 1 and "decision_id: no decision `no-such-decision`" in err
 
+    code, out, _ = run(
+        "consent", "c1", "marketing", "granted", "--db", db, "--config", str(config), "--json"
+    )
+    assert code == 0 and json.loads(out)["consents"] == {"marketing": "granted"}
+    code, _, err = run(
+        "consent", "c1", "marketting", "granted", "--db", db, "--config", str(config)
+    )
+    assert code == 1 and "purpose: unknown purpose `marketting`" in err
+
     code, out, _ = run("history", "--customer", "c1", "--db", db, "--json")
     data = json.loads(out)
     assert data["counts"]["decisions"] == 1
