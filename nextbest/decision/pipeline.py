@@ -328,8 +328,8 @@ def decide(config: CompiledConfig, models: PropensityModels, inputs: DecisionInp
             continue
         if rule_index not in computed:
             result = config.rules[rule_index].evaluate(scope)
-            ok = isinstance(result, (int, float)) and not isinstance(result, bool)
-            computed[rule_index] = max(float(result), 0.0) if ok else 0.0
+            numeric = isinstance(result, (int, float)) and not isinstance(result, bool)
+            computed[rule_index] = max(float(result), 0.0) if numeric else 0.0
         value[pos] = computed[rule_index]
     weight = np.ones(len(idx))
     weight_reasons: dict[int, list[str]] = {}
