@@ -144,30 +144,16 @@ def decide(
         _print_json(decision_document(result))
         return
     out.print(f"decision [bold]{result.decision_id}[/bold]  config {result.config_version}")
-    table = Table(
-        "placement",
-        "#",
-        "action",
-        "treatment",
-        "propensity",
-        "value",
-        "priority",
-        "P(selected)",
-        "content",
-    )
+    table = Table("placement", "#", "action", "propensity", "value", "priority", "P(selected)")
     for a in result.actions:
         table.add_row(
-            a.placement,
-            str(a.rank),
-            a.action_id,
-            a.treatment_id,
-            f"{a.propensity:.3f}",
-            f"{a.value:g}",
-            f"{a.priority:.4g}",
+            a.placement, str(a.rank), a.action_id + (" (fallback)" if a.fallback else ""),
+            f"{a.propensity:.3f}", f"{a.value:g}", f"{a.priority:.4g}",
             f"{a.selection_probability:.2f}",
-            a.content,
-        )
+        )  # fmt: skip
     out.print(table)
+    for a in result.actions:
+        out.print(f"{a.placement} #{a.rank} {a.treatment_id}: {a.content}", highlight=False)
     for hint in result.step_up:
         out.print(f"step up: {hint.action_id} needs assurance level {hint.required_level}")
     for removal in result.removed:

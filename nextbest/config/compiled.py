@@ -30,11 +30,11 @@ BoolArray = npt.NDArray[np.bool_]
 STAGES = (
     "validity",
     "consent",
-    "assurance",
     "eligibility",
     "applicability",
     "suitability",
     "contact_policy",
+    "assurance",
     "arbitration",
 )
 ENGAGEMENT_STAGES = ("eligibility", "applicability", "suitability")

@@ -6,8 +6,9 @@ makes replay and explanation possible. It does no I/O; `nextbest.decision.engine
 inputs and records the result.
 
 Stages, each a vectorised mask over the whole action library:
-candidates → validity & kill switch → consent → assurance → eligibility → applicability →
-suitability → contact policies → scoring → arbitration (priority = P × C × V × L, top-N per
+candidates → validity & kill switch → consent → eligibility → applicability → suitability →
+contact policies → assurance (last, so step-up hints name only what verification would
+unlock) → scoring → arbitration (priority = P × C × V × L, top-N per
 placement, at most `max_per_group` per group, no action twice, fallback).
 """
 
@@ -266,16 +267,6 @@ def decide(config: CompiledConfig, models: PropensityModels, inputs: DecisionInp
     )
     remove(~allowed[config.purpose_idx], "consent", "no consent for its purpose")
 
-    # assurance: too weakly identified → left out, with a step-up hint
-    too_low = config.min_assurance > request.assurance_level
-    step_up = tuple(
-        StepUp(config.actions[i].id, int(config.min_assurance[i]))
-        for i in np.flatnonzero(alive & too_low)
-    )
-    remove(
-        too_low, "assurance", f"needs a higher identity assurance than {request.assurance_level}"
-    )
-
     # engagement policies: each distinct rule at most once
     scope = Scope(profile=inputs.profile, context=context, now=inputs.now)
     results: dict[int, bool] = {}
@@ -311,6 +302,18 @@ def decide(config: CompiledConfig, models: PropensityModels, inputs: DecisionInp
         history = HistoryArrays.build(config, inputs.history)
         blocked, by_policy = contact_blocks(config, request.channel, history, now_ts)
         remove(blocked, "contact_policy", "contact policy", by_policy)
+
+    # assurance, checked last among the filters: an action that needs a better-identified
+    # session is left out, and — since it passed everything else — named in a step-up
+    # hint, so the channel knows what verifying the customer would unlock
+    too_low = config.min_assurance > request.assurance_level
+    step_up = tuple(
+        StepUp(config.actions[i].id, int(config.min_assurance[i]))
+        for i in np.flatnonzero(alive & too_low)
+    )
+    remove(
+        too_low, "assurance", f"needs a higher identity assurance than {request.assurance_level}"
+    )
 
     # scoring
     idx = np.flatnonzero(alive).astype(np.int64)

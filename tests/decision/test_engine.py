@@ -86,6 +86,10 @@ def test_assurance_too_low_gives_step_up_hint() -> None:
     decision = engine_with().decide(web(assurance=0))
     assert "gold-card" not in ids(decision)
     assert [(s.action_id, s.required_level) for s in decision.step_up] == [("gold-card", 1)]
+    # no hint for an action that verification would not unlock: this customer is in arrears
+    in_arrears = engine_with({**ADULT, "in_arrears": True}).decide(web(assurance=0, explain=True))
+    assert in_arrears.step_up == ()
+    assert {r.action_id: r.stage for r in in_arrears.removed}["gold-card"] == "suitability"
 
 
 def test_explain_names_stage_and_rule() -> None:
