@@ -186,6 +186,11 @@ def test_rejection_suppresses_the_action() -> None:
     engine.record_outcome(decision.decision_id, "gold-card", "rejected")
     for _ in range(20):
         assert "gold-card" not in ids(engine.decide(web()))
+    removed = {r.action_id: r for r in engine.decide(web(explain=True)).removed}
+    assert (removed["gold-card"].stage, removed["gold-card"].rule) == (
+        "contact_policy",
+        "after-rejection",
+    )
 
 
 def test_outcomes_validate_and_deduplicate() -> None:
