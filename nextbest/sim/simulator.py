@@ -211,13 +211,26 @@ def simulate(
         "random": Engine(MemoryStore(), plain, clock=clock, seed=seed + 11, models=RandomModels()),
         "oracle": Engine(MemoryStore(), plain, clock=clock, seed=seed + 13, models=oracle_models),
     }
-    stores = [arm.store for arm in arms.values()]
     if engine.store.count_profiles() < customers:
-        seed_customers(stores, config, customers, seed)
-    else:
-        seed_customers(stores[1:], config, customers, seed)
+        seed_customers([engine.store], config, customers, seed)
     customer_ids = engine.store.customer_ids(customers)
-    profiles = {cid: arms["random"].store.get_profile(cid) or {} for cid in customer_ids}
+    yardsticks = [arms["random"].store, arms["oracle"].store]
+    profiles: dict[str, dict[str, Any]] = {}
+
+    def profile_of(customer_id: str) -> dict[str, Any]:
+        # the yardsticks get a customer's profile and consents when the customer first
+        # shows up, so a million-customer bank is not copied into memory twice
+        if customer_id not in profiles:
+            traits = profiles[customer_id] = engine.store.get_profile(customer_id) or {}
+            ts = START.timestamp() - 86400
+            consents = [
+                (customer_id, p, s, ts) for p, s in engine.store.get_consents(customer_id).items()
+            ]
+            for store in yardsticks:
+                store.upsert_profiles([(customer_id, traits)], ts)
+                store.set_consents(consents)
+        return profiles[customer_id]
+
     action_ids = [a.id for a in config.actions]
     value_of = {a.id: a.value for a in config.actions}
 
@@ -250,7 +263,7 @@ def simulate(
                 assurance_level=assurance.get(channel, 1),
             )
             dice = rng.random(2)
-            probs = truth.probabilities(profiles[customer_id], action_ids, channel, context)
+            probs = truth.probabilities(profile_of(customer_id), action_ids, channel, context)
             oracle_models.truth = probs
             for name, arm in arms.items():
                 decision = arm.decide(request)
