@@ -45,6 +45,8 @@ BoolArray = npt.NDArray[np.bool_]
 
 #: at most this many (draws × contenders) beta samples for the selection-probability estimate
 SAMPLE_BUDGET = 8192
+#: how many more draws a one-slot request gets (it is estimated with array operations only)
+SINGLE_SLOT_FACTOR = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -478,12 +480,15 @@ def _selection_probabilities(
     c_idx = idx[contenders]
     if len(c_idx) == 0:
         return dict.fromkeys(picked, 1.0)
-    k = max(4, min(draws, SAMPLE_BUDGET // len(c_idx)))
+    single_slot = len(counts) == 1 and counts[0] == 1
+    # the one-slot case is fully vectorised, so it affords SINGLE_SLOT_FACTOR times the draws
+    wanted = draws * SINGLE_SLOT_FACTOR if single_slot else draws
+    k = max(4, min(wanted, SAMPLE_BUDGET // len(c_idx)))
     samples = models.sample(c_idx, channel, rng, draws=k) * scale[contenders]
     tally: dict[tuple[int, int], int] = dict.fromkeys(picked, 1)
     # `c_idx` is ascending, so a stable sort breaks ties by definition order, as `_order` does
     orders = np.argsort(-samples, axis=1, kind="stable")
-    if len(counts) == 1 and counts[0] == 1:
+    if single_slot:
         # one slot: the winner of each draw is its best eligible action, found for all draws
         # at once (group limits cannot matter with a single slot)
         fb = fallbacks[0]
