@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from nextbest.rules.ast import Binary, Call, IsNull, ListLit, Literal, Name, Node, Unary
-from nextbest.rules.functions import FUNCTIONS
+from nextbest.rules.functions import FUNCTIONS, FunctionError
 from nextbest.rules.parser import parse
 from nextbest.rules.types import (
     ELEMENT,
@@ -24,6 +24,7 @@ from nextbest.rules.types import (
     RuleTypeError,
     Scope,
     TypeEnv,
+    describe,
 )
 
 Fn = Callable[[Mapping[str, Any], Mapping[str, Any], datetime], Any]
@@ -36,20 +37,6 @@ _LITERAL_TYPES = {
     "null": T.NULL,
     "duration": T.DURATION,
 }
-
-
-def _article(t: RuleType) -> str:
-    return {
-        T.NUMBER: "a number",
-        T.TEXT: "text",
-        T.BOOL: "true/false",
-        T.DATE: "a date",
-        T.DATETIME: "a date-time",
-        T.DURATION: "a duration",
-        T.LIST_TEXT: "a list of text",
-        T.LIST_NUMBER: "a list of numbers",
-        T.NULL: "null",
-    }[t]
 
 
 def _as_datetime(value: Any) -> Any:
@@ -128,11 +115,17 @@ class _Compiler:
         raise self.error(node, "unsupported expression")  # pragma: no cover
 
     def name(self, node: Name) -> tuple[RuleType, Fn]:
+        # protected before unknown: a protected field must be refused even if undeclared
+        if not node.context and node.name in self.env.protected:
+            raise self.error(
+                node, f"field `{node.name}` is a protected attribute and cannot be used in a rule"
+            )
         fields = self.env.context if node.context else self.env.profile
         if node.name not in fields:
             where = "context field" if node.context else "field"
             shown = f"context.{node.name}" if node.context else node.name
-            close = difflib.get_close_matches(node.name, list(fields), n=1)
+            usable = [f for f in fields if node.context or f not in self.env.protected]
+            close = difflib.get_close_matches(node.name, usable, n=1)
             hint = (
                 f" — did you mean `{'context.' if node.context else ''}{close[0]}`?"
                 if close
@@ -140,11 +133,12 @@ class _Compiler:
             )
             if not node.context and node.name in self.env.context:
                 hint = f" — did you mean `context.{node.name}`?"
+            elif node.context and node.name in self.env.profile:
+                if node.name not in self.env.protected:
+                    hint = f" — did you mean the profile field `{node.name}`?"
+            elif not node.context and node.name.lower() in FUNCTIONS:
+                hint = f" — `{node.name}` is a function: write `{node.name}()`"
             raise self.error(node, f"unknown {where} `{shown}`{hint}")
-        if not node.context and node.name in self.env.protected:
-            raise self.error(
-                node, f"field `{node.name}` is a protected attribute and cannot be used in a rule"
-            )
         name = node.name
         if node.context:
             self.context_fields.add(name)
@@ -169,15 +163,15 @@ class _Compiler:
                 raise self.error(item, "all items of a list must have the same type")
             kind = item_type
             values.append(fn({}, {}, datetime.min))
-        frozen = frozenset(values)
+        items = tuple(values)  # a tuple, not a set: len(["A", "A"]) is 2
         assert kind is not None
-        return LIST_OF[kind], lambda p, c, n: frozen
+        return LIST_OF[kind], lambda p, c, n: items
 
     def unary(self, node: Unary) -> tuple[RuleType, Fn]:
         t, fn = self.compile(node.operand)
         if node.op == "not":
             if t not in (T.BOOL, T.NULL):
-                raise self.error(node, f"`not` needs true/false, got {_article(t)}")
+                raise self.error(node, f"`not` needs true/false, got {describe(t)}")
 
             def not_(p: Any, c: Any, n: Any) -> Any:
                 v = fn(p, c, n)
@@ -185,11 +179,16 @@ class _Compiler:
 
             return T.BOOL, not_
         if t not in (T.NUMBER, T.DURATION, T.NULL):
-            raise self.error(node, f"cannot negate {_article(t)}")
+            raise self.error(node, f"cannot negate {describe(t)}")
 
         def neg(p: Any, c: Any, n: Any) -> Any:
             v = fn(p, c, n)
-            return None if v is None else -v
+            if v is None:
+                return None
+            try:
+                return -v
+            except OverflowError:  # -timedelta.max
+                return None
 
         return t, neg
 
@@ -209,7 +208,7 @@ class _Compiler:
             t, fn = self.compile(part)
             if t not in (T.BOOL, T.NULL):
                 raise self.error(
-                    part, f"`{node.op}` needs true/false on both sides, got {_article(t)}"
+                    part, f"`{node.op}` needs true/false on both sides, got {describe(t)}"
                 )
             fns.append(fn)
         funcs = tuple(fns)
@@ -242,24 +241,44 @@ class _Compiler:
         return None
 
     def compare(self, node: Binary) -> tuple[RuleType, Fn]:
+        op = node.op
+        for side, other in ((node.left, node.right), (node.right, node.left)):
+            if op in ("==", "!=") and isinstance(side, Literal) and side.kind == "null":
+                write = f"{other.key()} is {'' if op == '==' else 'not '}null"
+                raise self.error(node, f"`{op} null` is never true; write `{write}` instead")
         lt, lf = self.compile(node.left)
         rt, rf = self.compile(node.right)
         sides = self._comparable(lt, rt, lf, rf)
         if sides is None:
-            raise self.error(node, f"cannot compare {_article(lt)} with {_article(rt)}")
-        op = node.op
+            raise self.error(node, f"cannot compare {describe(lt)} with {describe(rt)}")
+        if lt in ELEMENT or rt in ELEMENT:
+            raise self.error(
+                node, f"`{op}` cannot compare lists; test items with `in` or contains()"
+            )
         if op not in ("==", "!=") and not ({lt, rt} - {T.NULL} <= _ORDERED):
             bad = lt if lt not in _ORDERED else rt
-            raise self.error(node, f"`{op}` cannot order {_article(bad)}; use == or !=")
+            raise self.error(node, f"`{op}` cannot order {describe(bad)}; use == or !=")
+        fn = _COMPARE[op]
+        if isinstance(node.right, Literal):
+            # the common `field op literal`: no closure call for the constant side
+            const = node.right.value  # never a date: dates are written date("...")
+            if const is None:
+                return T.BOOL, lambda p, c, n: None
+            if isinstance(node.left, Name) and not node.left.context:
+                name = node.left.name
+
+                def field_cmp(p: Mapping[str, Any], c: Any, n: Any) -> Any:
+                    a = p.get(name)
+                    return None if a is None else fn(a, const)
+
+                return T.BOOL, field_cmp
+
+            def const_cmp(p: Any, c: Any, n: Any) -> Any:
+                a = lf(p, c, n)
+                return None if a is None else fn(a, const)
+
+            return T.BOOL, const_cmp
         lf, rf = sides
-        fn = {
-            "==": operator.eq,
-            "!=": operator.ne,
-            "<": operator.lt,
-            "<=": operator.le,
-            ">": operator.gt,
-            ">=": operator.ge,
-        }[op]
 
         def cmp(p: Any, c: Any, n: Any) -> Any:
             a = lf(p, c, n)
@@ -276,12 +295,24 @@ class _Compiler:
         lt, lf = self.compile(node.left)
         rt, rf = self.compile(node.right)
         if rt not in ELEMENT and rt != T.NULL:
+            hint = "; to search text use contains(text, part)" if rt == T.TEXT else ""
             raise self.error(
-                node.right, f"`{node.op}` needs a list on the right, got {_article(rt)}"
+                node.right, f"`{node.op}` needs a list on the right, got {describe(rt)}{hint}"
             )
         if rt in ELEMENT and lt not in (ELEMENT[rt], T.NULL):
-            raise self.error(node, f"cannot look for {_article(lt)} in {_article(rt)}")
+            raise self.error(node, f"cannot look for {describe(lt)} in {describe(rt)}")
         negated = node.op == "not in"
+        if isinstance(node.right, ListLit):
+            # a literal list is a set once, at compile time: lookups stay O(1)
+            choices = frozenset(rf({}, {}, datetime.min))
+
+            def member_of_literal(p: Any, c: Any, n: Any) -> Any:
+                a = lf(p, c, n)
+                if a is None:
+                    return None
+                return (a not in choices) if negated else (a in choices)
+
+            return T.BOOL, member_of_literal
 
         def member(p: Any, c: Any, n: Any) -> Any:
             a = lf(p, c, n)
@@ -300,18 +331,13 @@ class _Compiler:
         op = node.op
         result = _arith_type(op, lt, rt)
         if result is None:
-            raise self.error(node, f"cannot use `{op}` on {_article(lt)} and {_article(rt)}")
+            raise self.error(node, f"cannot use `{op}` on {describe(lt)} and {describe(rt)}")
         if {lt, rt} == {T.DATE, T.DATETIME}:
             lf0, rf0 = lf, rf
             lf = lambda p, c, n: _as_datetime(lf0(p, c, n))  # noqa: E731
             rf = lambda p, c, n: _as_datetime(rf0(p, c, n))  # noqa: E731
-        fn = {
-            "+": operator.add,
-            "-": operator.sub,
-            "*": operator.mul,
-            "/": operator.truediv,
-            "%": operator.mod,
-        }[op]
+        fn = _ARITHMETIC[op]
+        divides = op in ("/", "%")
         whole_days = result == T.DATE
 
         def arith(p: Any, c: Any, n: Any) -> Any:
@@ -321,13 +347,17 @@ class _Compiler:
             b = rf(p, c, n)
             if b is None:
                 return None
-            if op in ("/", "%") and not b:
+            if divides and not b:
                 return None  # division by zero is null, never an error
-            if whole_days and isinstance(b, timedelta):
-                b = timedelta(days=b.days)
+            if whole_days:
+                # a date moves by whole days, truncated toward zero: d - 36h == d + -36h
+                if isinstance(a, timedelta):
+                    a = _whole_days(a)
+                else:
+                    b = _whole_days(b)
             try:
                 return fn(a, b)
-            except (OverflowError, ValueError):
+            except (ArithmeticError, ValueError):  # overflow; NaN times a duration
                 return None
 
         return result, arith
@@ -335,29 +365,58 @@ class _Compiler:
     def call(self, node: Call) -> tuple[RuleType, Fn]:
         spec = FUNCTIONS.get(node.name.lower())
         if spec is None:
-            close = difflib.get_close_matches(node.name, list(FUNCTIONS), n=1)
+            close = difflib.get_close_matches(node.name.lower(), list(FUNCTIONS), n=1)
             hint = f" — did you mean `{close[0]}`?" if close else ""
             raise self.error(node, f"unknown function `{node.name}`{hint}")
         low, high = spec.arity
         count = len(node.args)
         if count < low or (high is not None and count > high):
-            want = (
-                str(low)
-                if high == low
-                else (f"{low} to {high}" if high is not None else f"at least {low}")
-            )
-            plural = "" if want == "1" else "s"
-            raise self.error(
-                node, f"function `{node.name}` takes {want} argument{plural}, got {count}"
-            )
+            if high == 0:
+                want = "no arguments"
+            elif high == low:
+                want = f"{low} argument{'' if low == 1 else 's'}"
+            elif high == low + 1:
+                want = f"{low} or {high} arguments"
+            elif high is not None:
+                want = f"{low} to {high} arguments"
+            else:
+                want = f"at least {low} arguments"
+            raise self.error(node, f"function `{node.name}` takes {want}, got {count}")
         compiled = [self.compile(arg) for arg in node.args]
         try:
             result, fn = spec.build(node.args, compiled, self.env)
-        except TypeError as exc:
-            raise self.error(node, f"function `{node.name}`: {exc}") from None
+        except FunctionError as exc:
+            if exc.argument is None:
+                raise self.error(node, exc.message) from None
+            raise self.error(
+                node, f"function `{node.name}`: argument {exc.argument} {exc.message}"
+            ) from None
         if node.name.lower() == "owns":
             self.fields.add("products")
         return result, fn
+
+
+_COMPARE: dict[str, Callable[[Any, Any], Any]] = {
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+_ARITHMETIC: dict[str, Callable[[Any, Any], Any]] = {
+    "+": operator.add,
+    "-": operator.sub,
+    "*": operator.mul,
+    "/": operator.truediv,
+    "%": operator.mod,
+}
+_DAY = timedelta(days=1)
+
+
+def _whole_days(d: timedelta) -> timedelta:
+    days = abs(d) // _DAY
+    return timedelta(days=days if d >= timedelta(0) else -days)
 
 
 def _arith_type(op: str, lt: RuleType, rt: RuleType) -> RuleType | None:
@@ -390,9 +449,9 @@ def compile_rule(text: str, env: TypeEnv, expect: RuleType | None = RuleType.BOO
     compiler = _Compiler(text, env)
     rtype, fn = compiler.compile(tree)
     if expect is not None and rtype not in (expect, T.NULL):
-        what = "a condition (true/false)" if expect == T.BOOL else _article(expect)
+        what = "a condition (true/false)" if expect == T.BOOL else describe(expect)
         start = len(text) - len(text.lstrip())  # the whole rule is at fault: point at its start
-        raise RuleTypeError(f"expected {what}, but this is {_article(rtype)}", start, text)
+        raise RuleTypeError(f"expected {what}, but this is {describe(rtype)}", start, text)
     return CompiledRule(
         text=text.strip(),
         rtype=rtype if rtype != T.NULL else (expect or T.NULL),

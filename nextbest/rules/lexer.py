@@ -1,4 +1,8 @@
-"""Tokenizer: rule text → tokens with their offsets."""
+"""Tokenizer: rule text → tokens with their offsets.
+
+Anything the tokenizer does not recognise is a RuleSyntaxError at the offending
+character, so the parser only ever sees well-formed tokens.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,25 @@ from nextbest.rules.types import RuleSyntaxError
 
 KEYWORDS = frozenset({"and", "or", "not", "in", "is", "null", "true", "false"})
 MAX_LENGTH = 10_000
+DURATION_UNITS = {"w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1}
+
+# A number or duration must not run into a letter, digit or dot: `18years` and `1.2.3`
+# fall through to `badnum` and get a message instead of being split into odd tokens.
+# Possessive quantifiers keep a 10,000-digit rule linear instead of backtracking.
+_TOKEN = re.compile(
+    r"""
+    (?P<ws>\s+)
+  | (?P<duration>\d++(?:_\d++)*+(?:\.\d++)?+[wdhms](?![\w.]))
+  | (?P<number>(?:\d++(?:_\d++)*+(?:\.\d++)?+|\.\d++)(?:[eE][+-]?\d++)?+(?![\w.]))
+  | (?P<badnum>\d[\w.]*+)
+  | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
+  | (?P<op>==|!=|<=|>=|<|>|\+|-|\*|/|%|\(|\)|\[|\]|,|\.)
+  | (?P<quote>["'])
+    """,
+    re.VERBOSE,
+)
+_UNIT_TYPO = re.compile(r"\d+(?:\.\d+)?([A-Za-z]\w*)")
+_ESCAPES = {"n": "\n", "t": "\t"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,19 +39,6 @@ class Token:
     kind: str  # NUMBER STRING DURATION NAME KEYWORD OP EOF
     value: str
     offset: int
-
-
-_TOKEN = re.compile(
-    r"""
-    (?P<ws>\s+)
-  | (?P<duration>\d+(?:\.\d+)?(?:w|d|h|m|s)(?![A-Za-z0-9_]))
-  | (?P<number>(?:\d[\d_]*)?\.?\d+(?:[eE][+-]?\d+)?(?![A-Za-z_]))
-  | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
-  | (?P<op>==|!=|<=|>=|<|>|\+|-|\*|/|%|\(|\)|\[|\]|,|\.)
-  | (?P<quote>["'])
-    """,
-    re.VERBOSE,
-)
 
 
 def _string(text: str, start: int) -> tuple[str, int]:
@@ -39,19 +49,32 @@ def _string(text: str, start: int) -> tuple[str, int]:
         ch = text[i]
         if ch == "\\" and i + 1 < len(text):
             nxt = text[i + 1]
-            out.append({"n": "\n", "t": "\t"}.get(nxt, nxt))
+            out.append(_ESCAPES.get(nxt, nxt))
             i += 2
             continue
         if ch == quote:
             return "".join(out), i + 1
         if ch == "\n":
-            break
+            break  # a string never spans lines: stop here so the error points at the quote
         out.append(ch)
         i += 1
     raise RuleSyntaxError("unclosed string: add the closing quote", start, text)
 
 
+def _bad_number(word: str, offset: int, text: str) -> RuleSyntaxError:
+    typo = _UNIT_TYPO.fullmatch(word)
+    if typo:
+        return RuleSyntaxError(
+            f"unknown unit `{typo.group(1)}` in `{word}`; durations are written like "
+            "`30d` (w, d, h, m or s)",
+            offset,
+            text,
+        )
+    return RuleSyntaxError(f"`{word}` is not a number", offset, text)
+
+
 def tokenize(text: str) -> list[Token]:
+    """Split rule text into tokens; the last token is always EOF."""
     if len(text) > MAX_LENGTH:
         raise RuleSyntaxError(f"rule is longer than {MAX_LENGTH} characters", 0, text)
     tokens: list[Token] = []
@@ -84,7 +107,9 @@ def tokenize(text: str) -> list[Token]:
         elif kind == "number":
             tokens.append(Token("NUMBER", match.group().replace("_", ""), pos))
         elif kind == "duration":
-            tokens.append(Token("DURATION", match.group(), pos))
+            tokens.append(Token("DURATION", match.group().replace("_", ""), pos))
+        elif kind == "badnum":
+            raise _bad_number(match.group(), pos, text)
         else:
             tokens.append(Token("OP", match.group(), pos))
         pos = match.end()

@@ -4,16 +4,19 @@
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
+from decimal import Decimal
 
 from nextbest.rules.ast import Binary, Call, IsNull, ListLit, Literal, Name, Node, Unary
-from nextbest.rules.lexer import Token, tokenize
+from nextbest.rules.lexer import DURATION_UNITS, Token, tokenize
 from nextbest.rules.types import RuleSyntaxError
 
 MAX_DEPTH = 64
 MAX_OPERATORS = 256
+MAX_NUMBER_LENGTH = 100  # keeps int() clear of Python's digit limit and floats finite
 _COMPARE = {"==", "!=", "<", "<=", ">", ">="}
-_UNITS = {"w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1}
+_MAX_MICROSECONDS = timedelta.max // timedelta(microseconds=1)
 
 
 def _describe(token: Token) -> str:
@@ -56,7 +59,7 @@ class _Parser:
 
     def parse(self) -> Node:
         if self.at("EOF"):
-            raise self.error("the rule is empty")
+            raise RuleSyntaxError("the rule is empty", 0, self.text)
         node = self.or_()
         if not self.at("EOF"):
             t = self.tok
@@ -172,16 +175,13 @@ class _Parser:
         t = self.tok
         if t.kind == "NUMBER":
             self.advance()
-            number = float(t.value)
-            value: int | float = int(t.value) if t.value.isdigit() else number
-            return Literal(t.offset, value, "number")
+            return Literal(t.offset, self.number(t), "number")
         if t.kind == "STRING":
             self.advance()
             return Literal(t.offset, t.value, "text")
         if t.kind == "DURATION":
             self.advance()
-            seconds = float(t.value[:-1]) * _UNITS[t.value[-1]]
-            return Literal(t.offset, timedelta(seconds=seconds), "duration")
+            return Literal(t.offset, self.duration(t), "duration")
         if t.kind == "KEYWORD" and t.value in {"true", "false"}:
             self.advance()
             return Literal(t.offset, t.value == "true", "bool")
@@ -221,8 +221,29 @@ class _Parser:
             raise self.error("unexpected `)`")
         raise self.error(f"expected a value, found {_describe(t)}")
 
+    def number(self, t: Token) -> int | float:
+        if len(t.value) > MAX_NUMBER_LENGTH:
+            raise self.error(f"number is longer than {MAX_NUMBER_LENGTH} digits", t)
+        if t.value.isdigit():
+            return int(t.value)
+        value = float(t.value)
+        if math.isinf(value):
+            raise self.error(f"number `{t.value}` is too large", t)
+        return value
+
+    def duration(self, t: Token) -> timedelta:
+        # exact decimal arithmetic: `1.1h` is 66 minutes, not 65:59.999999
+        amount = t.value[:-1]
+        if len(amount) > MAX_NUMBER_LENGTH:
+            raise self.error(f"duration is longer than {MAX_NUMBER_LENGTH} digits", t)
+        micros = round(Decimal(amount) * DURATION_UNITS[t.value[-1]] * 1_000_000)
+        if micros > _MAX_MICROSECONDS:
+            raise self.error(f"duration `{t.value}` is too large", t)
+        return timedelta(microseconds=micros)
+
     def list_(self) -> Node:
         start = self.advance()
+        self.nest()
         items: list[Node] = []
         while not self.at("OP", "]"):
             if self.at("EOF"):
@@ -236,6 +257,7 @@ class _Parser:
                     raise self.error("unclosed list: add `]`", start)
                 raise self.error(f"expected `,` or `]`, found {_describe(self.tok)}")
         self.advance()
+        self.depth -= 1
         return ListLit(start.offset, tuple(items))
 
     def call(self, name: Token) -> Node:

@@ -53,6 +53,24 @@ def parse_type(name: str) -> RuleType:
     return _ALIASES[key]
 
 
+_DESCRIBED = {
+    RuleType.NUMBER: "a number",
+    RuleType.TEXT: "text",
+    RuleType.BOOL: "true/false",
+    RuleType.DATE: "a date",
+    RuleType.DATETIME: "a date-time",
+    RuleType.DURATION: "a duration",
+    RuleType.LIST_TEXT: "a list of text",
+    RuleType.LIST_NUMBER: "a list of numbers",
+    RuleType.NULL: "null",
+}
+
+
+def describe(t: RuleType) -> str:
+    """A type as a marketer would say it: "a number", "true/false", "a list of text"."""
+    return _DESCRIBED[t]
+
+
 ELEMENT = {RuleType.LIST_TEXT: RuleType.TEXT, RuleType.LIST_NUMBER: RuleType.NUMBER}
 LIST_OF = {v: k for k, v in ELEMENT.items()}
 
@@ -88,12 +106,14 @@ class RuleError(NextbestError):
         super().__init__(self._render())
 
     def _render(self) -> str:
+        # one line, so it reads well inside a loader's "file line N: ..." problem list
         line_text = self.text.split("\n")[self.line - 1] if self.text else ""
-        near = line_text[self.column - 1 : self.column + 19].strip()
+        rest = line_text[self.column - 1 :].rstrip()
+        excerpt = f"`{rest[:20]}…`" if len(rest) > 20 else f"`{rest}`" if rest else "end of rule"
         where = (
             f"column {self.column}" if self.line == 1 else f"line {self.line}, column {self.column}"
         )
-        return f"{self.message} (at {where}" + (f", near `{near}`)" if near else ")")
+        return f"{self.message} (at {where}: {excerpt})"
 
 
 class RuleSyntaxError(RuleError):
