@@ -29,6 +29,12 @@ config_app = typer.Typer(help="Work with configuration folders.", no_args_is_hel
 import_app = typer.Typer(help="Bulk-load data.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.add_typer(import_app, name="import")
+models_app = typer.Typer(help="Inspect and export the adaptive models.", no_args_is_help=True)
+evaluate_app = typer.Typer(
+    help="Offline evaluation of models and strategies.", no_args_is_help=True
+)
+app.add_typer(models_app, name="models")
+app.add_typer(evaluate_app, name="evaluate")
 
 out = Console()
 err = Console(stderr=True)
@@ -471,3 +477,7 @@ def demo(
 
 def main() -> None:
     app()
+
+
+# command groups that live in their own modules register themselves on import
+from nextbest.cli import evaluate_logged, evaluate_prequential, models  # noqa: E402, F401

@@ -20,6 +20,7 @@ import numpy.typing as npt
 from scipy.special import betaincinv
 
 from nextbest.config.compiled import CompiledConfig
+from nextbest.learning.base import Features
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -71,24 +72,33 @@ class BetaBernoulliModels:
             self._lo[i, j] = float(betaincinv(a, b, BOUND_TAIL))
             self._hi[i, j] = float(betaincinv(a, b, 1 - BOUND_TAIL))
 
-    def mean(self, actions: IntArray, channel: str) -> FloatArray:
+    def mean(self, actions: IntArray, channel: str, x: Features | None = None) -> FloatArray:
         j = self._channel_pos[channel]
         a = self._alpha[actions, j]
         return np.asarray(a / (a + self._beta[actions, j]), dtype=np.float64)
 
     def sample(
-        self, actions: IntArray, channel: str, rng: np.random.Generator, draws: int = 1
+        self,
+        actions: IntArray,
+        channel: str,
+        rng: np.random.Generator,
+        draws: int = 1,
+        x: Features | None = None,
     ) -> npt.NDArray[np.float64]:
         j = self._channel_pos[channel]
         a = self._alpha[actions, j]
         b = self._beta[actions, j]
         return rng.beta(a, b, size=(draws, len(actions)))
 
-    def bounds(self, actions: IntArray, channel: str) -> tuple[FloatArray, FloatArray]:
+    def bounds(
+        self, actions: IntArray, channel: str, x: Features | None = None
+    ) -> tuple[FloatArray, FloatArray]:
         j = self._channel_pos[channel]
         return self._lo[actions, j], self._hi[actions, j]
 
-    def learn_one(self, action_id: str, channel: str, positive: bool) -> dict[str, Any]:
+    def learn_one(
+        self, action_id: str, channel: str, positive: bool, x: Features | None = None
+    ) -> dict[str, Any]:
         key = model_id(action_id, channel)
         a, b = self._state.get(key, self.prior)
         if positive:

@@ -29,6 +29,7 @@ from nextbest.decision.engine import Engine
 from nextbest.demo.profiles import generate_consents, generate_profiles
 from nextbest.demo.truth import GroundTruth
 from nextbest.learning import BetaBernoulliModels
+from nextbest.learning.base import Features
 from nextbest.store.base import Store
 from nextbest.store.memory import MemoryStore
 from nextbest.types import DecisionRequest, Outcome, Placement
@@ -65,18 +66,27 @@ INTENTS = ("none", "none", "none", "none", "complaint", "question", "purchase")
 class RandomModels(BetaBernoulliModels):
     """Propensities drawn uniformly at random: arbitration without learning."""
 
-    def mean(self, actions: IntArray, channel: str) -> FloatArray:
+    def mean(self, actions: IntArray, channel: str, x: Features | None = None) -> FloatArray:
         return np.full(len(actions), 0.5)
 
     def sample(
-        self, actions: IntArray, channel: str, rng: np.random.Generator, draws: int = 1
+        self,
+        actions: IntArray,
+        channel: str,
+        rng: np.random.Generator,
+        draws: int = 1,
+        x: Features | None = None,
     ) -> npt.NDArray[np.float64]:
         return rng.random((draws, len(actions)))
 
-    def bounds(self, actions: IntArray, channel: str) -> tuple[FloatArray, FloatArray]:
+    def bounds(
+        self, actions: IntArray, channel: str, x: Features | None = None
+    ) -> tuple[FloatArray, FloatArray]:
         return np.zeros(len(actions)), np.ones(len(actions))
 
-    def learn_one(self, action_id: str, channel: str, positive: bool) -> dict[str, Any]:
+    def learn_one(
+        self, action_id: str, channel: str, positive: bool, x: Features | None = None
+    ) -> dict[str, Any]:
         return {}
 
 
@@ -87,15 +97,22 @@ class OracleModels(RandomModels):
         super().__init__()
         self.truth = np.zeros(0)
 
-    def mean(self, actions: IntArray, channel: str) -> FloatArray:
+    def mean(self, actions: IntArray, channel: str, x: Features | None = None) -> FloatArray:
         return np.asarray(self.truth[actions], dtype=np.float64)
 
     def sample(
-        self, actions: IntArray, channel: str, rng: np.random.Generator, draws: int = 1
+        self,
+        actions: IntArray,
+        channel: str,
+        rng: np.random.Generator,
+        draws: int = 1,
+        x: Features | None = None,
     ) -> npt.NDArray[np.float64]:
         return np.tile(self.truth[actions], (draws, 1))
 
-    def bounds(self, actions: IntArray, channel: str) -> tuple[FloatArray, FloatArray]:
+    def bounds(
+        self, actions: IntArray, channel: str, x: Features | None = None
+    ) -> tuple[FloatArray, FloatArray]:
         p = np.asarray(self.truth[actions], dtype=np.float64)
         return p, p
 

@@ -1,0 +1,1 @@
+"""Offline evaluation: prequential runs of a model, off-policy estimates from logs."""

@@ -1,0 +1,863 @@
+"""The ADM-class propensity model: binned naive Bayes with monotone calibration.
+
+How a model scores a customer (mode "adm", Pega's documented formulas, see
+docs/learning.md and pdstools `ADMExplained`):
+
+1. each predictor's value falls into one of its merged bins (see `binning`);
+2. the bin contributes its log odds with 1/nBins Laplace smoothing,
+   c_p = ln(pos_i + 1/n) − ln(Σpos + 1) − [ln(neg_i + 1/n) − ln(Σneg + 1)];
+3. the score averages the active predictors' contributions with the prior,
+   score = [ln(1 + TotalPos) − ln(1 + TotalNeg) + Σ c_p] / (1 + nActive);
+4. the score falls into one of the classifier's bins — score intervals made monotone by
+   pool-adjacent-violators — whose counts give propensity = (0.5 + pos) / (1 + pos + neg).
+
+Mode "improved" keeps the bins and counts but (a) smooths each bin towards the base rate
+instead of by 1/nBins (an empty bin then says nothing, rather than "very positive"), and
+(b) replaces the average by a weighted sum whose weights (and intercept) are fitted by
+ridge logistic regression on the recent responses — so correlated predictors are not
+counted twice and the output is a calibrated propensity σ(score).
+
+Learning (`learn_one`) only counts: the touched base and merged bin of every predictor,
+the totals, and a ring buffer ("reservoir") of the most recent responses' raw values. Every
+so often (after 10, 20, 40, … responses, then every `update_every`), an *analysis* re-cuts
+numeric grids from the quantile sketch, merges bins, selects predictors (univariate AUC ≥
+`performance_threshold`, best of each correlated group), rebuilds the classifier from the
+reservoir's scores, and applies forgetting (`half_life`).
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import math
+from bisect import bisect_right
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Self
+
+import numpy as np
+import numpy.typing as npt
+
+from nextbest.learning.base import BoolArray, Columns, Features, FloatArray
+from nextbest.learning.binning import MISSING, NUMERIC, RESIDUAL, Encoder, merge_adjacent
+from nextbest.learning.metrics import auc_from_bincounts, pav
+from nextbest.learning.report import Bin, ModelBinning, PredictorBinning
+
+MODES = ("adm", "improved")
+#: learn_one applies its queue once it holds this many responses
+QUEUE = 256
+#: at most this many score groups enter the classifier's PAV
+CLASSIFIER_ATOMS = 200
+#: a queue shorter than this is learned row by row (numpy's overhead would dominate)
+SCALAR_BELOW = 16
+
+
+@dataclass(frozen=True, slots=True)
+class AdmSettings:
+    mode: str = "adm"  # adm: Pega's formulas; improved: base-rate smoothing + fitted weights
+    base_bins: int = 20  # numeric base grid: quantile intervals before merging
+    min_share: float = 0.05  # ADM "grouping minimum cases": least share of cases per bin
+    granularity: float = 0.25  # ADM "grouping granularity": higher → more bins
+    performance_threshold: float = 0.52  # activate predictors with a univariate AUC above
+    correlation_threshold: float = 0.8  # |correlation| that puts predictors in one group
+    max_symbols: int = 500
+    reservoir: int = 5000  # recent responses kept for calibration, weights and correlation
+    update_every: int = 1000  # analysis cadence once past the warm-up doublings
+    half_life: float | None = None  # forgetting, in responses (None: never forget)
+    ridge: float = 1.0  # L2 penalty of the improved mode's weight fit
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, not {self.mode!r}")
+
+
+class AdmModel:
+    """One ADM-class model (say, one action on one channel)."""
+
+    def __init__(
+        self,
+        predictors: Mapping[str, str] | None = None,
+        *,
+        encoder: Encoder | None = None,
+        **settings: Any,
+    ) -> None:
+        self.settings = AdmSettings(**settings)
+        s = self.settings
+        self.shared = encoder is not None
+        self.encoder = encoder or Encoder(
+            predictors, base_bins=s.base_bins, max_symbols=s.max_symbols
+        )
+        self.pos: list[list[float]] = []  # per predictor, per base bin
+        self.neg: list[list[float]] = []
+        self.group_of: list[list[int]] = []  # per predictor: base bin → merged bin
+        self.mpos: list[list[float]] = []  # per predictor, per merged bin
+        self.mneg: list[list[float]] = []
+        self.total_pos = 0.0
+        self.total_neg = 0.0
+        self.responses = 0  # learn calls (not decayed)
+        self.next_analysis = 10
+        self.decayed_at = 0
+        self.grid_version = -1
+        self.performance: list[float] = []
+        self.group_index: list[int] = []
+        self.active: list[int] = []
+        self.weights: list[float] = []  # improved mode: per predictor
+        self.intercept = 0.0
+        self.class_cuts: list[float] = []  # classifier: score cut points
+        self.class_pos: list[float] = [0.0]
+        self.class_neg: list[float] = [0.0]
+        self.res = np.full((s.reservoir, 0), np.nan, dtype=np.float64)
+        self.res_y = np.zeros(s.reservoir, dtype=bool)
+        self.res_w = np.zeros(s.reservoir, dtype=np.float64)
+        self.res_next = 0
+        self.res_filled = 0
+        self._queue: list[tuple[Features, bool, float]] = []
+        self._bins_cache: tuple[tuple[int, int], npt.NDArray[np.int64]] | None = None
+        self._sync()
+
+    # --- layout ----------------------------------------------------------------------
+
+    def _sync(self) -> None:
+        """Grow per-predictor structures to the encoder's predictors and bins."""
+        enc = self.encoder
+        for p in range(len(self.pos), len(enc)):
+            self.pos.append([])
+            self.neg.append([])
+            self.group_of.append([])
+            # merged bins: MISSING + one interval (numeric) or MISSING + RESIDUAL (symbolic)
+            self.mpos.append([0.0, 0.0])
+            self.mneg.append([0.0, 0.0])
+            # a predictor first seen now was missing from every response learned so far
+            self.pos[p].append(self.total_pos)
+            self.neg[p].append(self.total_neg)
+            self.mpos[p][MISSING] = self.total_pos
+            self.mneg[p][MISSING] = self.total_neg
+            self.performance.append(0.5)
+            self.group_index.append(0)
+            self.weights.append(0.0)
+        for p in range(len(enc)):
+            self._grow(p, enc.size(p) - 1)
+        if self.res.shape[1] < len(enc):
+            pad = np.full((self.res.shape[0], len(enc) - self.res.shape[1]), np.nan)
+            self.res = np.hstack((self.res, pad))
+
+    def _grow(self, p: int, b: int) -> None:
+        """Make room for base bin b of predictor p (a new symbol, a finer grid)."""
+        pos, neg, group = self.pos[p], self.neg[p], self.group_of[p]
+        while len(pos) <= b:
+            pos.append(0.0)
+            neg.append(0.0)
+        numeric = self.encoder.numeric[p]
+        while len(group) <= b:
+            i = len(group)
+            if i == MISSING:
+                group.append(0)
+            elif numeric:
+                group.append(len(self.mpos[p]) - 1)  # the last interval until re-merged
+            else:
+                group.append(RESIDUAL)  # a new symbol stays residual until re-merged
+
+    # --- learning --------------------------------------------------------------------
+
+    def learn_one(self, x: Features, y: bool, *, weight: float = 1.0) -> None:
+        # queued, and applied in one vectorised step before anything reads the model (or
+        # when an analysis is due): the same state as learning row by row, at a fraction
+        # of the cost per response
+        self._queue.append((x, y, weight))
+        if len(self._queue) >= QUEUE or self.responses + len(self._queue) >= self.next_analysis:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._queue:
+            return
+        rows, self._queue = self._queue, []
+        if len(rows) < SCALAR_BELOW:
+            for x, y, weight in rows:
+                self._learn_scalar(x, y, weight)
+            return
+        names = (
+            {name for x, _, _ in rows for name in x} if self.encoder.infer else self.encoder.names
+        )
+        X = {name: [x.get(name) for x, _, _ in rows] for name in names}
+        labels = np.fromiter((r[1] for r in rows), dtype=bool, count=len(rows))
+        weights = np.fromiter((r[2] for r in rows), dtype=np.float64, count=len(rows))
+        self._learn_columns(X, labels, weights)
+
+    def _learn_scalar(self, x: Features, y: bool, weight: float) -> None:
+        """One response, without numpy: what a prequential loop (learn, predict, …) needs."""
+        bins, raw = self.encoder.encode(x, learn=True)
+        if len(bins) != len(self.pos) or self.grid_version != self.encoder.version:
+            self._sync()
+            if self.grid_version != self.encoder.version:
+                self._recount()
+                self.grid_version = self.encoder.version
+        counts = self.pos if y else self.neg
+        merged = self.mpos if y else self.mneg
+        for p, b in enumerate(bins):
+            row = counts[p]
+            if b >= len(row):
+                self._grow(p, b)
+            row[b] += weight
+            merged[p][self.group_of[p][b]] += weight
+        if y:
+            self.total_pos += weight
+        else:
+            self.total_neg += weight
+        i = self.res_next
+        self.res[i, : len(raw)] = raw
+        self.res_y[i] = y
+        self.res_w[i] = weight
+        self.res_next = (i + 1) % len(self.res_y)
+        self.res_filled = min(self.res_filled + 1, len(self.res_y))
+        self._learned(1)
+
+    def learn_many(self, X: Columns, y: Sequence[bool] | BoolArray) -> None:
+        self._flush()
+        labels = np.asarray(y, dtype=bool)
+        self._learn_columns(X, labels, np.ones(len(labels)))
+
+    def _learn_columns(self, X: Columns, y: BoolArray, w: FloatArray) -> None:
+        """Learn rows given as columns, analysing wherever the schedule says so."""
+        start = 0
+        while start < len(y):
+            stop = min(len(y), start + max(self.next_analysis - self.responses, 1))
+            part = {name: column[start:stop] for name, column in X.items()}
+            raw = self.encoder.encode_columns(part, stop - start, learn=True)
+            self.learn_raw(raw, y[start:stop], w[start:stop])
+            start = stop
+
+    def learn_raw(self, raw: npt.NDArray[np.float64], y: BoolArray, w: FloatArray) -> None:
+        """Learn rows of raw codes (see `Encoder.encode`), shape (n, predictors).
+
+        The engine's bank encodes a customer once for all its models and calls this."""
+        self._flush()
+        self._sync()
+        if self.grid_version != self.encoder.version:
+            self._recount()
+            self.grid_version = self.encoder.version
+        n = len(y)
+        bins = self.encoder.bins_of(raw)
+        for p in range(bins.shape[1]):
+            column = bins[:, p]
+            self._grow(p, int(column.max()))
+            group = np.asarray(self.group_of[p])
+            for counts, merged, mask in (
+                (self.pos[p], self.mpos[p], y),
+                (self.neg[p], self.mneg[p], ~y),
+            ):
+                if not mask.any():
+                    continue
+                add = np.bincount(column[mask], weights=w[mask], minlength=len(counts))
+                counts[:] = (np.asarray(counts) + add).tolist()
+                madd = np.bincount(group[column[mask]], weights=w[mask], minlength=len(merged))
+                merged[:] = (np.asarray(merged) + madd).tolist()
+        self.total_pos += float(w[y].sum())
+        self.total_neg += float(w[~y].sum())
+        size = len(self.res_y)
+        keep = min(n, size)
+        slots = (self.res_next + np.arange(keep)) % size
+        self.res[slots, : raw.shape[1]] = raw[n - keep :]
+        self.res_y[slots] = y[n - keep :]
+        self.res_w[slots] = w[n - keep :]
+        self.res_next = int((self.res_next + keep) % size)
+        self.res_filled = min(self.res_filled + keep, size)
+        self._learned(n)
+
+    def _learned(self, n: int) -> None:
+        self.responses += n
+        if not self.class_cuts:
+            # one classifier bin (nothing analysed yet): it holds every response
+            self.class_pos, self.class_neg = [self.total_pos], [self.total_neg]
+        if self.responses >= self.next_analysis:
+            self.analyse()
+
+    def decay(self, factor: float) -> None:
+        """Forget: scale every count by `factor` (0 < factor ≤ 1)."""
+        self._flush()
+        if not 0 < factor <= 1:
+            raise ValueError("decay factor must be in (0, 1]")
+        for table in (self.pos, self.neg, self.mpos, self.mneg):
+            for row in table:
+                row[:] = [v * factor for v in row]
+        self.total_pos *= factor
+        self.total_neg *= factor
+        self.class_pos = [v * factor for v in self.class_pos]
+        self.class_neg = [v * factor for v in self.class_neg]
+
+    # --- analysis: grids, merging, predictor selection, calibration ------------------
+
+    def analyse(self) -> None:
+        self._flush()
+        s = self.settings
+        enc = self.encoder
+        if not self.shared and not enc.frozen:
+            enc.regrid()
+            # grids settle while the reservoir still holds every response (so recounts are
+            # exact); after that they stay, and learning skips the sketch
+            enc.frozen = self.responses >= s.reservoir
+        self._sync()
+        if self.grid_version != enc.version:
+            self._recount()
+            self.grid_version = enc.version
+        if s.half_life:
+            gone = self.responses - self.decayed_at
+            if gone > 0:
+                self.decay(0.5 ** (gone / s.half_life))
+            self.decayed_at = self.responses
+        for p in range(len(enc)):
+            self._merge(p)
+        self._select()
+        self._calibrate()
+        self.next_analysis = (
+            self.responses * 2
+            if self.responses * 2 <= s.update_every
+            else self.responses + s.update_every
+        )
+
+    def _reservoir_bins(self) -> npt.NDArray[np.int64]:
+        """Base bins of the reservoir rows (the analysis needs them several times)."""
+        key = (self.encoder.version, self.responses)
+        if self._bins_cache is None or self._bins_cache[0] != key:
+            self._bins_cache = (key, self.encoder.bins_of(self._reservoir()[0]))
+        return self._bins_cache[1]
+
+    def _reservoir(self) -> tuple[npt.NDArray[np.float64], BoolArray, FloatArray]:
+        n = self.res_filled
+        return (
+            self.res[:n].astype(np.float64),
+            self.res_y[:n].copy(),
+            self.res_w[:n].astype(np.float64),
+        )
+
+    def _recount(self) -> None:
+        """Numeric grids changed: rebuild their base counts from the reservoir.
+
+        Exact while the reservoir still holds every response; afterwards the recent
+        responses' distribution over the new grid, scaled to the model's totals."""
+        _, y, w = self._reservoir()
+        if len(y) == 0:
+            return
+        bins = self._reservoir_bins()
+        pos_w, neg_w = float((w * y).sum()), float((w * ~y).sum())
+        scale_pos = self.total_pos / pos_w if pos_w else 0.0
+        scale_neg = self.total_neg / neg_w if neg_w else 0.0
+        for p in range(len(self.encoder)):
+            if not self.encoder.numeric[p]:
+                continue
+            size = self.encoder.size(p)
+            self.pos[p] = (
+                np.bincount(bins[y, p], weights=w[y], minlength=size) * scale_pos
+            ).tolist()
+            self.neg[p] = (
+                np.bincount(bins[~y, p], weights=w[~y], minlength=size) * scale_neg
+            ).tolist()
+            self.group_of[p] = []
+            self._grow(p, size - 1)
+
+    def _merge(self, p: int) -> None:
+        s = self.settings
+        pos, neg = self.pos[p], self.neg[p]
+        rare: list[int] = []
+        if self.encoder.numeric[p]:
+            atoms = list(range(1, len(pos)))
+            fixed = [MISSING]
+        else:
+            total = sum(pos) + sum(neg)
+            atoms = []
+            for b in range(2, len(pos)):
+                (atoms if pos[b] + neg[b] >= s.min_share * total and total > 0 else rare).append(b)
+            # symbols are grouped in order of their (smoothed) success rate
+            atoms.sort(key=lambda b: ((pos[b] + 0.5) / (pos[b] + neg[b] + 1), b))
+            fixed = [MISSING, RESIDUAL]
+        groups = (
+            merge_adjacent(
+                [pos[b] for b in atoms],
+                [neg[b] for b in atoms],
+                min_share=s.min_share if self.encoder.numeric[p] else 0.0,
+                granularity=s.granularity,
+            )
+            if atoms
+            else []
+        )
+        if self.encoder.numeric[p] and not groups:
+            groups = [[]]
+        group_of = [0] * len(pos)
+        for g, members in enumerate(groups):
+            for a in members:
+                group_of[atoms[a]] = len(fixed) + g
+        if not self.encoder.numeric[p]:
+            group_of[RESIDUAL] = RESIDUAL
+            for b in rare:
+                group_of[b] = RESIDUAL
+        n_merged = len(fixed) + len(groups)
+        mpos = [0.0] * n_merged
+        mneg = [0.0] * n_merged
+        for b, g in enumerate(group_of):
+            mpos[g] += pos[b]
+            mneg[g] += neg[b]
+        self.group_of[p] = group_of
+        self.mpos[p] = mpos
+        self.mneg[p] = mneg
+        self.performance[p] = auc_from_bincounts(mpos, mneg)
+
+    def _contributions(self, p: int) -> list[float]:
+        """Per merged bin of predictor p: its log odds for this model's mode."""
+        values = self._log_odds(
+            np.asarray(self.mpos[p]),
+            np.asarray(self.mneg[p]),
+            self.total_pos,
+            self.total_neg,
+            len(self.mpos[p]),
+        )
+        return [float(v) for v in values]
+
+    def _select(self) -> None:
+        s = self.settings
+        enc = self.encoder
+        candidates = [p for p in range(len(enc)) if self.performance[p] >= s.performance_threshold]
+        self.group_index = [0] * len(enc)
+        if s.mode == "improved":
+            self.active = candidates
+            for g, p in enumerate(sorted(candidates, key=lambda p: enc.names[p])):
+                self.group_index[p] = g + 1
+            self._fit_weights()
+            return
+        # best of each correlated group: leaders in order of performance (name breaks ties)
+        ranked = sorted(candidates, key=lambda p: (-self.performance[p], enc.names[p]))
+        corr = self._correlations(ranked)
+        leaders: list[int] = []
+        for i, p in enumerate(ranked):
+            home = next(
+                (
+                    j
+                    for j, q in enumerate(leaders)
+                    if abs(corr[i][ranked.index(q)]) >= s.correlation_threshold
+                ),
+                None,
+            )
+            if home is None:
+                leaders.append(p)
+                self.group_index[p] = len(leaders)
+            else:
+                self.group_index[p] = home + 1
+        self.active = sorted(leaders)
+        for p, name in enumerate(enc.names):
+            if p not in candidates:
+                # inactive for performance: a group of its own, after the others
+                self.group_index[p] = len(leaders) + 1 + sorted(enc.names).index(name)
+
+    def _feature_matrix(
+        self, predictors: Sequence[int], *, leave_one_out: bool = False
+    ) -> tuple[FloatArray, BoolArray, FloatArray]:
+        """Reservoir rows as contributions of `predictors` (columns), with labels, weights.
+
+        `leave_one_out` takes each row's own response out of its bin first: fitting weights
+        on contributions the row itself helped to count would reward overfit bins."""
+        _, y, w = self._reservoir()
+        bins = self._reservoir_bins()
+        columns = []
+        own_pos = np.where(y, w, 0.0) if leave_one_out else np.zeros(len(y))
+        own_neg = np.where(y, 0.0, w) if leave_one_out else np.zeros(len(y))
+        tp, tn = self.total_pos - own_pos, self.total_neg - own_neg
+        for p in predictors:
+            group = np.asarray(self.group_of[p])
+            g = group[np.minimum(bins[:, p], len(group) - 1)]
+            mpos = np.maximum(np.asarray(self.mpos[p])[g] - own_pos, 0.0)
+            mneg = np.maximum(np.asarray(self.mneg[p])[g] - own_neg, 0.0)
+            columns.append(self._log_odds(mpos, mneg, tp, tn, len(self.mpos[p])))
+        matrix = np.column_stack(columns) if columns else np.zeros((len(y), 0))
+        return matrix, y, w
+
+    def _log_odds(self, mpos: Any, mneg: Any, tp: Any, tn: Any, n: int) -> Any:
+        """A bin's log odds for this model's mode (scalars or arrays)."""
+        if self.settings.mode == "adm":
+            return np.log(mpos + 1 / n) - np.log(tp + 1) - np.log(mneg + 1 / n) + np.log(tn + 1)
+        rate = (tp + 0.5) / (tp + tn + 1)  # one pseudo-response per bin, at the base rate
+        return (
+            np.log(mpos + rate)
+            - np.log(tp + n * rate)
+            - np.log(mneg + 1 - rate)
+            + np.log(tn + n * (1 - rate))
+        )
+
+    def _correlations(self, predictors: Sequence[int]) -> list[list[float]]:
+        if len(predictors) < 2 or self.res_filled < 10:
+            return [
+                [1.0 if i == j else 0.0 for j in range(len(predictors))]
+                for i in range(len(predictors))
+            ]
+        matrix, _, _ = self._feature_matrix(predictors)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            corr = np.corrcoef(matrix, rowvar=False)
+        return np.nan_to_num(np.atleast_2d(corr), nan=0.0).tolist()  # type: ignore[no-any-return]
+
+    def _fit_weights(self) -> None:
+        """Improved mode: ridge logistic regression of the outcome on the contributions."""
+        self.weights = [0.0] * len(self.encoder)
+        prior = math.log((self.total_pos + 0.5) / (self.total_neg + 0.5))
+        self.intercept = prior
+        if not self.active:
+            return
+        X, y, w = self._feature_matrix(self.active, leave_one_out=True)
+        if y.sum() == 0 or (~y).sum() == 0:
+            for p in self.active:
+                self.weights[p] = 1.0
+            return
+        n, k = X.shape
+        design = np.column_stack((np.ones(n), X))
+        beta = np.concatenate(([prior], np.ones(k) * 0.5))
+        penalty = np.full(k + 1, self.settings.ridge)
+        penalty[0] = 0.0
+        target = y.astype(np.float64)
+        for _ in range(25):
+            z = np.clip(design @ beta, -30, 30)
+            mu = 1 / (1 + np.exp(-z))
+            grad = design.T @ (w * (mu - target)) + penalty * beta
+            hess = (design * (w * mu * (1 - mu))[:, None]).T @ design + np.diag(penalty + 1e-9)
+            step = np.linalg.solve(hess, grad)
+            beta -= step
+            if np.max(np.abs(step)) < 1e-8:
+                break
+        self.intercept = float(beta[0])
+        for p, coef in zip(self.active, beta[1:], strict=True):
+            self.weights[p] = float(coef)
+
+    def _calibrate(self) -> None:
+        """Classifier bins: score intervals made monotone by PAV over the reservoir."""
+        _, y, w = self._reservoir()
+        if len(y) == 0:
+            self.class_cuts, self.class_pos, self.class_neg = [], [self.total_pos], [self.total_neg]
+            return
+        scores = self._scores(self._reservoir_bins())
+        order = np.argsort(scores, kind="stable")
+        s_sorted, y_sorted, w_sorted = scores[order], y[order], w[order]
+        values, starts = np.unique(np.round(s_sorted, 12), return_index=True)
+        if len(starts) > CLASSIFIER_ATOMS:
+            # PAV over at most CLASSIFIER_ATOMS groups of about equal size: the same fit to
+            # within a group, and a loop that stays short
+            keep = np.unique(np.linspace(0, len(starts) - 1, CLASSIFIER_ATOMS).astype(np.int64))
+            starts = starts[keep]
+            values = values[keep]
+        pos = np.add.reduceat(w_sorted * y_sorted, starts)
+        neg = np.add.reduceat(w_sorted * ~y_sorted, starts)
+        blocks = pav(pos, neg)
+        cuts = []
+        for (_, end, _, _), (start, _, _, _) in itertools.pairwise(blocks):
+            cuts.append(float((values[end - 1] + values[start]) / 2))
+        bp = np.array([b[2] for b in blocks])
+        bn = np.array([b[3] for b in blocks])
+        # the reservoir holds the recent responses; the classifier reports all of them
+        scale_pos = self.total_pos / bp.sum() if bp.sum() else 0.0
+        scale_neg = self.total_neg / bn.sum() if bn.sum() else 0.0
+        self.class_cuts = cuts
+        self.class_pos = (bp * scale_pos).tolist()
+        self.class_neg = (bn * scale_neg).tolist()
+
+    # --- scoring ---------------------------------------------------------------------
+
+    def _scores(self, bins: npt.NDArray[np.int64]) -> FloatArray:
+        """Scores for rows of base bins (n, predictors)."""
+        n = bins.shape[0]
+        if self.settings.mode == "adm":
+            total = np.full(n, math.log(1 + self.total_pos) - math.log(1 + self.total_neg))
+        else:
+            total = np.full(n, self.intercept)
+        for p in self.active:
+            table = np.asarray(self._contributions(p))
+            group = np.asarray(self.group_of[p])
+            b = np.minimum(bins[:, p], len(group) - 1)
+            g = np.where(bins[:, p] < len(group), group[b], self._unseen_group(p))
+            c = table[g]
+            total += c if self.settings.mode == "adm" else self.weights[p] * c
+        if self.settings.mode == "adm":
+            total /= 1 + len(self.active)
+        return total
+
+    def _unseen_group(self, p: int) -> int:
+        return RESIDUAL if not self.encoder.numeric[p] else len(self.mpos[p]) - 1
+
+    def score_one(self, x: Features) -> float:
+        self._flush()
+        bins, _ = self.encoder.encode(x, learn=False)
+        return self._score_bins(bins)
+
+    def _score_bins(self, bins: Sequence[int]) -> float:
+        adm = self.settings.mode == "adm"
+        tp, tn = self.total_pos, self.total_neg
+        total = math.log(1 + tp) - math.log(1 + tn) if adm else self.intercept
+        log = math.log
+        for p in self.active:
+            group = self.group_of[p]
+            b = bins[p]
+            g = group[b] if b < len(group) else self._unseen_group(p)
+            mpos, mneg = self.mpos[p], self.mneg[p]
+            n = len(mpos)
+            if adm:
+                total += log(mpos[g] + 1 / n) - log(mneg[g] + 1 / n) - log(tp + 1) + log(tn + 1)
+            else:
+                rate = (tp + 0.5) / (tp + tn + 1)
+                c = (
+                    log(mpos[g] + rate)
+                    - log(mneg[g] + 1 - rate)
+                    - log(tp + n * rate)
+                    + log(tn + n * (1 - rate))
+                )
+                total += self.weights[p] * c
+        return total / (1 + len(self.active)) if adm else total
+
+    def _propensity(self, score: float) -> float:
+        if self.settings.mode == "improved":
+            return 1 / (1 + math.exp(-max(min(score, 30.0), -30.0)))
+        k = bisect_right(self.class_cuts, score)
+        pos, neg = self.class_pos[k], self.class_neg[k]
+        return (0.5 + pos) / (1 + pos + neg)
+
+    def predict_one(self, x: Features) -> float:
+        self._flush()
+        bins, _ = self.encoder.encode(x, learn=False)
+        return self._propensity(self._score_bins(bins))
+
+    def predict_many(self, X: Columns) -> FloatArray:
+        self._flush()
+        n = len(next(iter(X.values()))) if X else 0
+        raw = self.encoder.encode_columns(X, n, learn=False)
+        bins = self.encoder.bins_of(raw)
+        scores = self._scores(bins)
+        if self.settings.mode == "improved":
+            return np.asarray(1 / (1 + np.exp(-np.clip(scores, -30, 30))), dtype=np.float64)
+        k = np.searchsorted(np.asarray(self.class_cuts), scores, side="right")
+        pos, neg = np.asarray(self.class_pos)[k], np.asarray(self.class_neg)[k]
+        return np.asarray((0.5 + pos) / (1 + pos + neg), dtype=np.float64)
+
+    def explain_one(self, x: Features) -> dict[str, float]:
+        self._flush()
+        bins, _ = self.encoder.encode(x, learn=False)
+        out = {}
+        adm = self.settings.mode == "adm"
+        for p in self.active:
+            group = self.group_of[p]
+            b = bins[p]
+            g = group[b] if b < len(group) else self._unseen_group(p)
+            c = self._contributions(p)[g]
+            out[self.encoder.names[p]] = c / (1 + len(self.active)) if adm else self.weights[p] * c
+        return out
+
+    # --- reporting -------------------------------------------------------------------
+
+    @property
+    def auc(self) -> float:
+        self._flush()
+        return auc_from_bincounts(self.class_pos, self.class_neg, self._class_propensities())
+
+    def _class_propensities(self) -> list[float]:
+        return [
+            (0.5 + p) / (1 + p + n) for p, n in zip(self.class_pos, self.class_neg, strict=True)
+        ]
+
+    def binning(self) -> ModelBinning:
+        self._flush()
+        enc = self.encoder
+        predictors = []
+        for p, name in enumerate(enc.names):
+            contributions = self._contributions(p)
+            bins = self._bins_of_predictor(p, contributions)
+            responses = sum(b.responses for b in bins)
+            importance = (
+                sum(abs(b.log_odds) * b.responses for b in bins) / responses if responses else 0.0
+            )
+            observed = enc.observed_range(p)
+            contents = (
+                f"Range : [{observed[0]:g}, {observed[1]:g}]"
+                if observed
+                else f"{len(enc.symbols[p])} symbols"
+            )
+            predictors.append(
+                PredictorBinning(
+                    name=name,
+                    type=enc.kinds[p],
+                    entry_type="Active" if p in self.active else "Inactive",
+                    performance=self.performance[p],
+                    bins=tuple(bins),
+                    group_index=self.group_index[p],
+                    contents=contents,
+                    importance=importance,
+                )
+            )
+        classifier = self._classifier_binning()
+        return ModelBinning(
+            positives=self.total_pos,
+            negatives=self.total_neg,
+            auc=self.auc,
+            predictors=tuple(predictors),
+            classifier=classifier,
+        )
+
+    def _bins_of_predictor(self, p: int, contributions: list[float]) -> list[Bin]:
+        enc = self.encoder
+        mpos, mneg = self.mpos[p], self.mneg[p]
+        out = [Bin(1, "MISSING", "MISSING", None, None, mpos[0], mneg[0], contributions[0])]
+        if enc.numeric[p]:
+            cuts = enc.cuts[p]
+            members: dict[int, list[int]] = {}
+            for b, g in enumerate(self.group_of[p]):
+                if b != MISSING:
+                    members.setdefault(g, []).append(b)
+            for g in range(1, len(mpos)):
+                base = members.get(g, [])
+                lo = cuts[min(base) - 2] if base and min(base) >= 2 else None
+                hi = cuts[max(base) - 1] if base and max(base) - 1 < len(cuts) else None
+                if lo is None and hi is None:
+                    symbol = "ALL"
+                elif lo is None:
+                    symbol = f"<{hi:g}"
+                elif hi is None:
+                    symbol = f">={lo:g}"
+                else:
+                    symbol = f"[{lo:g}, {hi:g}>"
+                out.append(
+                    Bin(g + 1, "EQUIBEHAVIOR", symbol, lo, hi, mpos[g], mneg[g], contributions[g])
+                )
+            return out
+        names = enc.symbol_names(p)
+        groups: dict[int, list[str]] = {}
+        for b, g in enumerate(self.group_of[p]):
+            if b >= 2 and g >= 2:
+                groups.setdefault(g, []).append(names.get(b, "?"))
+        for g in range(2, len(mpos)):
+            symbol = ", ".join(sorted(groups.get(g, [])))
+            out.append(
+                Bin(
+                    len(out) + 1,
+                    "EQUIBEHAVIOR",
+                    symbol,
+                    None,
+                    None,
+                    mpos[g],
+                    mneg[g],
+                    contributions[g],
+                )
+            )
+        out.append(
+            Bin(
+                len(out) + 1, "RESIDUAL", "Residual", None, None, mpos[1], mneg[1], contributions[1]
+            )
+        )
+        return out
+
+    def _classifier_binning(self) -> PredictorBinning:
+        cuts = self.class_cuts
+        bins = []
+        props = self._class_propensities()
+        for k, (p, n) in enumerate(zip(self.class_pos, self.class_neg, strict=True)):
+            lo = cuts[k - 1] if k > 0 else None
+            hi = cuts[k] if k < len(cuts) else None
+            if lo is None and hi is None:
+                symbol = "ALL"
+            elif lo is None:
+                symbol = f"<{hi:.6g}"
+            elif hi is None:
+                symbol = f">={lo:.6g}"
+            else:
+                symbol = f"[{lo:.6g}, {hi:.6g}>"
+            bins.append(Bin(k + 1, "EQUIBEHAVIOR", symbol, lo, hi, p, n, 0.0, props[k]))
+        return PredictorBinning(
+            name="Classifier",
+            type=NUMERIC,
+            entry_type="Classifier",
+            performance=self.auc,
+            bins=tuple(bins),
+        )
+
+    # --- state -----------------------------------------------------------------------
+
+    def to_state(self) -> dict[str, Any]:
+        self._flush()
+        n = self.res_filled
+        return {
+            "settings": asdict(self.settings),
+            "encoder": None if self.shared else self.encoder.to_state(),
+            "pos": self.pos,
+            "neg": self.neg,
+            "group_of": self.group_of,
+            "mpos": self.mpos,
+            "mneg": self.mneg,
+            "total_pos": self.total_pos,
+            "total_neg": self.total_neg,
+            "responses": self.responses,
+            "next_analysis": self.next_analysis,
+            "decayed_at": self.decayed_at,
+            "grid_version": self.grid_version,
+            "performance": self.performance,
+            "group_index": self.group_index,
+            "active": self.active,
+            "weights": self.weights,
+            "intercept": self.intercept,
+            "class_cuts": self.class_cuts,
+            "class_pos": self.class_pos,
+            "class_neg": self.class_neg,
+            "reservoir": {
+                "columns": int(self.res.shape[1]),
+                "raw": base64.b64encode(np.ascontiguousarray(self.res[:n]).tobytes()).decode(),
+                "y": base64.b64encode(np.packbits(self.res_y[:n]).tobytes()).decode(),
+                "w": base64.b64encode(self.res_w[:n].tobytes()).decode(),
+                "next": self.res_next,
+                "filled": n,
+            },
+        }
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any], *, encoder: Encoder | None = None) -> Self:
+        settings = dict(state["settings"])
+        if encoder is None:
+            if state["encoder"] is None:
+                raise ValueError("this model shares its encoder: pass `encoder=`")
+            encoder = Encoder.from_state(state["encoder"])
+            model = cls(encoder=encoder, **settings)
+            model.shared = False
+        else:
+            model = cls(encoder=encoder, **settings)
+        model.pos = [list(map(float, r)) for r in state["pos"]]
+        model.neg = [list(map(float, r)) for r in state["neg"]]
+        model.group_of = [list(map(int, r)) for r in state["group_of"]]
+        model.mpos = [list(map(float, r)) for r in state["mpos"]]
+        model.mneg = [list(map(float, r)) for r in state["mneg"]]
+        for name in (
+            "total_pos",
+            "total_neg",
+            "intercept",
+        ):
+            setattr(model, name, float(state[name]))
+        for name in ("responses", "next_analysis", "decayed_at", "grid_version"):
+            setattr(model, name, int(state[name]))
+        model.performance = [float(v) for v in state["performance"]]
+        model.group_index = [int(v) for v in state["group_index"]]
+        model.active = [int(v) for v in state["active"]]
+        model.weights = [float(v) for v in state["weights"]]
+        model.class_cuts = [float(v) for v in state["class_cuts"]]
+        model.class_pos = [float(v) for v in state["class_pos"]]
+        model.class_neg = [float(v) for v in state["class_neg"]]
+        res = state["reservoir"]
+        n, columns = int(res["filled"]), int(res["columns"])
+        size = model.settings.reservoir
+        model.res = np.full((size, columns), np.nan, dtype=np.float64)
+        model.res[:n] = np.frombuffer(base64.b64decode(res["raw"]), dtype=np.float64).reshape(
+            n, columns
+        )
+        model.res_y = np.zeros(size, dtype=bool)
+        model.res_y[:n] = np.unpackbits(np.frombuffer(base64.b64decode(res["y"]), dtype=np.uint8))[
+            :n
+        ].astype(bool)
+        model.res_w = np.zeros(size, dtype=np.float64)
+        model.res_w[:n] = np.frombuffer(base64.b64decode(res["w"]), dtype=np.float64)
+        model.res_next = int(res["next"])
+        model.res_filled = n
+        model._sync()
+        return model
+
+    def clone(self) -> Self:
+        """A fresh model with the same settings (and predictor declarations)."""
+        enc = self.encoder
+        if self.shared:
+            return type(self)(encoder=enc, **asdict(self.settings))
+        predictors = None if enc.infer else dict(zip(enc.names, enc.kinds, strict=True))
+        return type(self)(predictors, **asdict(self.settings))
