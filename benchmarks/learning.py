@@ -25,7 +25,8 @@ the floor of any binned learner; text coded through a dict), and `predict_one` l
 (baseline: reading the row). Each `*_vs_baseline` is our time per response (or per call)
 over the baseline's: 20 means twenty times the floor.
 
-Deterministic (fixed seeds, single-threaded LightGBM); progress goes to standard error.
+Deterministic (fixed seeds, single-threaded LightGBM and BLAS); progress goes to standard
+error.
 """
 
 from __future__ import annotations
@@ -74,6 +75,11 @@ def ensure_bench_packages() -> None:
     os.execv(sys.executable, [sys.executable, *sys.argv])
 
 
+# one BLAS thread, as a serving process would run, set before numpy loads: on a shared
+# 2-core machine OpenBLAS's threads spin against each other on the models' small matrices
+# (a 5,000 × 17 correlation took up to 170 ms instead of 0.3 ms)
+for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(variable, "1")
 ensure_bench_packages()
 
 # the imports below need the bench extra (or the package itself) installed

@@ -105,6 +105,8 @@ class Decision:
     step_up: tuple[StepUp, ...] = ()
     removed: tuple[Removal, ...] = ()
     seed: int = 0
+    features: Mapping[str, Any] = field(default_factory=dict)  # the models' inputs
+    model_control_group: bool = False  # scored with random propensities
 
     def placement(self, name: str) -> tuple[RankedAction, ...]:
         return tuple(a for a in self.actions if a.placement == name)

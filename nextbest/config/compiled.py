@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import sparse
 
-from nextbest.config.models import ArbitrationSpec, ChannelSpec, SchemaFile
+from nextbest.config.models import ArbitrationSpec, ChannelSpec, LearningSpec, SchemaFile
 from nextbest.rules import CompiledRule, TypeEnv
 
 IntArray = npt.NDArray[np.int64]
@@ -35,6 +35,7 @@ STAGES = (
     "suitability",
     "contact_policy",
     "assurance",
+    "maturity",
     "arbitration",
 )
 ENGAGEMENT_STAGES = ("eligibility", "applicability", "suitability")
@@ -119,6 +120,7 @@ class CompiledConfig:
     channels: dict[str, ChannelSpec]
     purposes: dict[str, str]  # purpose → basis
     arbitration: ArbitrationSpec
+    learning: LearningSpec
     actions: tuple[Action, ...]
     rules: tuple[CompiledRule, ...]
     contact_rules: tuple[ContactRule, ...]

@@ -732,6 +732,7 @@ class _Builder:
             channels=dict(settings.channels),
             purposes={k: v.basis for k, v in settings.purposes.items()},
             arbitration=settings.arbitration,
+            learning=settings.learning,
             actions=tuple(actions),
             rules=tuple(self.rules),
             contact_rules=tuple(contact_rules),

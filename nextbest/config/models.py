@@ -124,11 +124,33 @@ class ArbitrationSpec(_Model):
     default_timezone: str = "UTC"
 
 
+class MaturitySpec(_Model):
+    """Outbound exposure of immature models (Pega's `HandleModelMaturity`)."""
+
+    positives: int = Field(default=200, ge=0)  # a model is mature at this many positives
+    min_share: float = Field(default=0.02, ge=0, le=1)  # share of eligible sends a new one gets
+
+
+class LearningSpec(_Model):
+    model: Literal["adm", "beta"] = "adm"
+    mode: Literal["adm", "improved"] = "improved"
+    cold_start: Literal["hierarchical", "none"] = "hierarchical"
+    prior_strength: float = Field(default=5.0, gt=0)
+    reservoir: int = Field(default=500, ge=10, le=100_000)
+    update_every: int = Field(default=1000, ge=1)
+    half_life: float | None = Field(default=None, gt=0)  # in responses
+    half_life_time: Duration | None = None
+    control_group: float = Field(default=0.02, ge=0, le=1)
+    maturity: MaturitySpec = MaturitySpec()
+    exclude_predictors: list[str] = Field(default_factory=list)
+
+
 class SettingsFile(_Model):
     name: str = "nextbest"
     channels: dict[str, ChannelSpec]
     purposes: dict[str, PurposeSpec]
     arbitration: ArbitrationSpec = ArbitrationSpec()
+    learning: LearningSpec = LearningSpec()
 
 
 # --- policies.yaml -----------------------------------------------------------------------

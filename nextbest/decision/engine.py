@@ -22,7 +22,8 @@ from nextbest.config.compiled import CompiledConfig
 from nextbest.config.loader import load_config
 from nextbest.decision.pipeline import DecisionInputs, decide
 from nextbest.errors import NotFoundError, RequestError
-from nextbest.learning import BetaBernoulliModels, PropensityModels
+from nextbest.learning import AdmModels, PropensityModels, models_for
+from nextbest.learning.report import ModelReport
 from nextbest.profile.traits import coerce_traits, validate_traits
 from nextbest.store.base import ContactRow, InteractionRow, OutcomeRecord, Store, StoredDecision
 from nextbest.types import (
@@ -55,7 +56,7 @@ class Engine:
         self.clock = clock or SystemClock()
         self._rng = np.random.default_rng(seed)
         self._lock = threading.RLock()
-        self.models: PropensityModels = models or BetaBernoulliModels()
+        self.models: PropensityModels = models or models_for(config)
         self.models.load_state(store.load_model_states())
         self.config = config
         self._activate(config)
@@ -161,6 +162,9 @@ class Engine:
             "step_up": [_as_dict(s) for s in decision.step_up],
             "removed": [_as_dict(r) for r in decision.removed],
             "seed": decision.seed,
+            # decision-time predictor values: a late outcome trains on what was known then
+            "features": dict(decision.features),
+            "model_control_group": decision.model_control_group,
         }
         stored = StoredDecision(
             decision_id=decision.decision_id,
@@ -231,12 +235,23 @@ class Engine:
             states = None
             if kind in POSITIVE_OUTCOMES or kind in NEGATIVE_OUTCOMES:
                 states = self.models.learn_one(
-                    action_id, stored.channel, positive=kind in POSITIVE_OUTCOMES
+                    action_id,
+                    stored.channel,
+                    positive=kind in POSITIVE_OUTCOMES,
+                    x=stored.document.get("features") or {},
+                    at=record.ts,
                 )
             inserted = self.store.record_outcome(record, states)
             if not inserted and states is not None:  # lost a race with another writer
                 self.models.load_state(self.store.load_model_states())
             return inserted
+
+    def model_reports(self) -> list[ModelReport]:
+        """Every adaptive model with its binning (empty for non-ADM model banks)."""
+        if not isinstance(self.models, AdmModels):
+            return []
+        with self._lock:
+            return self.models.reports(self.clock.now().timestamp())
 
 
 def _as_dict(record: Any) -> dict[str, Any]:

@@ -8,7 +8,8 @@ inputs and records the result.
 Stages, each a vectorised mask over the whole action library:
 candidates → validity & kill switch → consent → eligibility → applicability → suitability →
 contact policies → assurance (last, so step-up hints name only what verification would
-unlock) → scoring → arbitration (priority = P × C × V × L, top-N per
+unlock) → model maturity (outbound: immature models reach a growing share of sends) →
+scoring (the models, or uniform draws for the sticky model control group) → arbitration (priority = P × C × V × L, top-N per
 placement, at most `max_per_group` per group, no action twice, fallback).
 """
 
@@ -25,7 +26,9 @@ import numpy.typing as npt
 
 from nextbest.config.compiled import ENGAGEMENT_STAGES, CompiledConfig
 from nextbest.errors import RequestError
+from nextbest.learning.bank import model_features
 from nextbest.learning.base import PropensityModels
+from nextbest.learning.uniform import UniformPropensities, in_control_group
 from nextbest.policies.contact import HistoryArrays, contact_blocks, quiet_hours_now
 from nextbest.profile.traits import coerce_value
 from nextbest.rules import Scope
@@ -47,6 +50,8 @@ BoolArray = npt.NDArray[np.bool_]
 SAMPLE_BUDGET = 8192
 #: how many more draws a one-slot request gets (it is estimated with array operations only)
 SINGLE_SLOT_FACTOR = 8
+#: the random model control group's propensities
+UNIFORM = UniformPropensities()
 
 
 @dataclass(frozen=True, slots=True)
@@ -317,11 +322,32 @@ def decide(config: CompiledConfig, models: PropensityModels, inputs: DecisionInp
         too_low, "assurance", f"needs a higher identity assurance than {request.assurance_level}"
     )
 
+    # the model control group: sticky per customer and month, random propensities
+    learning = config.learning
+    control = in_control_group(request.customer_id, inputs.now, learning.control_group)
+    if control:
+        models = UNIFORM
+    features = model_features(config, inputs.profile, context)
+
+    # model maturity: on outbound channels a model short of `maturity.positives` reaches
+    # only a share of the eligible sends, rising linearly from `maturity.min_share` — but
+    # only where a mature action is there to send instead (a new library explores freely)
+    exposure = np.ones(n)
+    maturity = learning.maturity
+    if direction is Direction.OUTBOUND and maturity.positives > 0 and alive.any():
+        live = np.flatnonzero(alive)
+        grown = np.minimum(models.positives(live, request.channel) / maturity.positives, 1.0)
+        if (grown >= 1).any():
+            exposure[live] = maturity.min_share + (1 - maturity.min_share) * grown
+            held = np.zeros(n, dtype=bool)
+            held[live] = rng.random(len(live)) >= exposure[live]
+            remove(held, "maturity", "model still learning: held back from this send")
+
     # scoring
     idx = np.flatnonzero(alive).astype(np.int64)
-    mean = models.mean(idx, request.channel)
+    mean = models.mean(idx, request.channel, features)
     if config.arbitration.exploration == "thompson":
-        propensity = models.sample(idx, request.channel, rng)[0]
+        propensity = models.sample(idx, request.channel, rng, x=features)[0]
     else:
         propensity = mean
     value = config.value_const[idx].copy()
@@ -380,6 +406,7 @@ def decide(config: CompiledConfig, models: PropensityModels, inputs: DecisionInp
         counts,
         fallbacks,
         alive,
+        features,
     )
 
     actions: list[RankedAction] = []
@@ -419,7 +446,8 @@ def decide(config: CompiledConfig, models: PropensityModels, inputs: DecisionInp
                 lever=float(lever[at]),
                 context_weight=float(weight[at]),
                 priority=float(priority[at]),
-                selection_probability=probability.get((p, a), 0.0),
+                # conditional on the maturity draw; times the chance of passing it
+                selection_probability=probability.get((p, a), 0.0) * float(exposure[a]),
                 fallback=is_fallback,
                 reasons=tuple(reasons),
             )
@@ -447,6 +475,8 @@ def decide(config: CompiledConfig, models: PropensityModels, inputs: DecisionInp
         step_up=step_up,
         removed=tuple(removed),
         seed=inputs.seed,
+        features=features,
+        model_control_group=control,
     )
 
 
@@ -462,6 +492,7 @@ def _selection_probabilities(
     counts: Sequence[int],
     fallbacks: Sequence[int | None],
     alive: BoolArray,
+    features: Mapping[str, Any],
 ) -> dict[tuple[int, int], float]:
     """P(action a lands in placement p) under Thompson sampling, by Monte Carlo.
 
@@ -475,7 +506,7 @@ def _selection_probabilities(
         return dict.fromkeys(picked, 1.0)
     groups = config.group_idx
     max_per_group = config.arbitration.max_per_group
-    lo, hi = models.bounds(idx, channel)
+    lo, hi = models.bounds(idx, channel, features)
     contenders = _contenders(lo * scale, hi * scale, groups[idx], sum(counts), max_per_group)
     c_idx = idx[contenders]
     if len(c_idx) == 0:
@@ -484,7 +515,7 @@ def _selection_probabilities(
     # the one-slot case is fully vectorised, so it affords SINGLE_SLOT_FACTOR times the draws
     wanted = draws * SINGLE_SLOT_FACTOR if single_slot else draws
     k = max(4, min(wanted, SAMPLE_BUDGET // len(c_idx)))
-    samples = models.sample(c_idx, channel, rng, draws=k) * scale[contenders]
+    samples = models.sample(c_idx, channel, rng, draws=k, x=features) * scale[contenders]
     tally: dict[tuple[int, int], int] = dict.fromkeys(picked, 1)
     # `c_idx` is ascending, so a stable sort breaks ties by definition order, as `_order` does
     orders = np.argsort(-samples, axis=1, kind="stable")

@@ -186,6 +186,13 @@ class AdmModel:
     def _learn_scalar(self, x: Features, y: bool, weight: float) -> None:
         """One response, without numpy: what a prequential loop (learn, predict, …) needs."""
         bins, raw = self.encoder.encode(x, learn=True)
+        self.learn_encoded(bins, raw, y, weight)
+
+    def learn_encoded(
+        self, bins: Sequence[int], raw: Sequence[float], y: bool, weight: float = 1.0
+    ) -> None:
+        """One response that the (possibly shared) encoder has already binned."""
+        self._flush()
         if len(bins) != len(self.pos) or self.grid_version != self.encoder.version:
             self._sync()
             if self.grid_version != self.encoder.version:
@@ -770,10 +777,11 @@ class AdmModel:
 
     # --- state -----------------------------------------------------------------------
 
-    def to_state(self) -> dict[str, Any]:
+    def to_state(self, *, reservoir: bool = True) -> dict[str, Any]:
+        """The model as JSON-able data; without the reservoir it is a few KB (counts,
+        bins, classifier), which is what the engine persists after every response."""
         self._flush()
-        n = self.res_filled
-        return {
+        state = {
             "settings": asdict(self.settings),
             "encoder": None if self.shared else self.encoder.to_state(),
             "pos": self.pos,
@@ -795,15 +803,37 @@ class AdmModel:
             "class_cuts": self.class_cuts,
             "class_pos": self.class_pos,
             "class_neg": self.class_neg,
-            "reservoir": {
-                "columns": int(self.res.shape[1]),
-                "raw": base64.b64encode(np.ascontiguousarray(self.res[:n]).tobytes()).decode(),
-                "y": base64.b64encode(np.packbits(self.res_y[:n]).tobytes()).decode(),
-                "w": base64.b64encode(self.res_w[:n].tobytes()).decode(),
-                "next": self.res_next,
-                "filled": n,
-            },
         }
+        if reservoir:
+            state["reservoir"] = self.reservoir_state()
+        return state
+
+    def reservoir_state(self) -> dict[str, Any]:
+        n = self.res_filled
+        return {
+            "columns": int(self.res.shape[1]),
+            "raw": base64.b64encode(np.ascontiguousarray(self.res[:n]).tobytes()).decode(),
+            "y": base64.b64encode(np.packbits(self.res_y[:n]).tobytes()).decode(),
+            "w": base64.b64encode(self.res_w[:n].tobytes()).decode(),
+            "next": self.res_next,
+            "filled": n,
+        }
+
+    def load_reservoir(self, res: Mapping[str, Any]) -> None:
+        n, columns = int(res["filled"]), int(res["columns"])
+        size = self.settings.reservoir
+        n = min(n, size)
+        self.res = np.full((size, max(columns, len(self.encoder))), np.nan)
+        raw = np.frombuffer(base64.b64decode(res["raw"]), dtype=np.float64).reshape(-1, columns)
+        self.res[:n, :columns] = raw[:n]
+        bits = np.unpackbits(np.frombuffer(base64.b64decode(res["y"]), dtype=np.uint8))
+        self.res_y = np.zeros(size, dtype=bool)
+        self.res_y[:n] = bits[:n].astype(bool)
+        self.res_w = np.zeros(size, dtype=np.float64)
+        self.res_w[:n] = np.frombuffer(base64.b64decode(res["w"]), dtype=np.float64)[:n]
+        self.res_next = int(res["next"]) % size
+        self.res_filled = n
+        self._bins_cache = None
 
     @classmethod
     def from_state(cls, state: Mapping[str, Any], *, encoder: Encoder | None = None) -> Self:
@@ -836,21 +866,8 @@ class AdmModel:
         model.class_cuts = [float(v) for v in state["class_cuts"]]
         model.class_pos = [float(v) for v in state["class_pos"]]
         model.class_neg = [float(v) for v in state["class_neg"]]
-        res = state["reservoir"]
-        n, columns = int(res["filled"]), int(res["columns"])
-        size = model.settings.reservoir
-        model.res = np.full((size, columns), np.nan, dtype=np.float64)
-        model.res[:n] = np.frombuffer(base64.b64decode(res["raw"]), dtype=np.float64).reshape(
-            n, columns
-        )
-        model.res_y = np.zeros(size, dtype=bool)
-        model.res_y[:n] = np.unpackbits(np.frombuffer(base64.b64decode(res["y"]), dtype=np.uint8))[
-            :n
-        ].astype(bool)
-        model.res_w = np.zeros(size, dtype=np.float64)
-        model.res_w[:n] = np.frombuffer(base64.b64decode(res["w"]), dtype=np.float64)
-        model.res_next = int(res["next"])
-        model.res_filled = n
+        if "reservoir" in state:
+            model.load_reservoir(state["reservoir"])
         model._sync()
         return model
 

@@ -91,10 +91,19 @@ class PropensityModels(Protocol):
     ) -> tuple[FloatArray, FloatArray]:
         """Lower and upper propensity bounds that a draw falls outside of almost never."""
 
+    def positives(self, actions: IntArray, channel: str) -> FloatArray:
+        """Each model's positive responses so far: how mature it is."""
+
     def learn_one(
-        self, action_id: str, channel: str, positive: bool, x: Features | None = None
+        self,
+        action_id: str,
+        channel: str,
+        positive: bool,
+        x: Features | None = None,
+        at: float | None = None,
     ) -> dict[str, Any]:
-        """Learn from one response; returns {model_id: new state} to persist."""
+        """Learn from one response (`x`: the decision-time predictor values, `at`: epoch
+        seconds of the response); returns {key: new state} to persist."""
 
     def to_state(self) -> dict[str, dict[str, Any]]: ...
 

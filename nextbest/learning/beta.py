@@ -96,8 +96,17 @@ class BetaBernoulliModels:
         j = self._channel_pos[channel]
         return self._lo[actions, j], self._hi[actions, j]
 
+    def positives(self, actions: IntArray, channel: str) -> FloatArray:
+        j = self._channel_pos[channel]
+        return np.asarray(self._alpha[actions, j] - self.prior[0], dtype=np.float64)
+
     def learn_one(
-        self, action_id: str, channel: str, positive: bool, x: Features | None = None
+        self,
+        action_id: str,
+        channel: str,
+        positive: bool,
+        x: Features | None = None,
+        at: float | None = None,
     ) -> dict[str, Any]:
         key = model_id(action_id, channel)
         a, b = self._state.get(key, self.prior)

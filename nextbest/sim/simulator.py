@@ -28,7 +28,7 @@ from nextbest.config.compiled import CompiledConfig
 from nextbest.decision.engine import Engine
 from nextbest.demo.profiles import generate_consents, generate_profiles
 from nextbest.demo.truth import GroundTruth
-from nextbest.learning import BetaBernoulliModels
+from nextbest.learning import BetaBernoulliModels, UniformPropensities
 from nextbest.learning.base import Features
 from nextbest.store.base import Store
 from nextbest.store.memory import MemoryStore
@@ -63,34 +63,7 @@ PAGES = (
 INTENTS = ("none", "none", "none", "none", "complaint", "question", "purchase")
 
 
-class RandomModels(BetaBernoulliModels):
-    """Propensities drawn uniformly at random: arbitration without learning."""
-
-    def mean(self, actions: IntArray, channel: str, x: Features | None = None) -> FloatArray:
-        return np.full(len(actions), 0.5)
-
-    def sample(
-        self,
-        actions: IntArray,
-        channel: str,
-        rng: np.random.Generator,
-        draws: int = 1,
-        x: Features | None = None,
-    ) -> npt.NDArray[np.float64]:
-        return rng.random((draws, len(actions)))
-
-    def bounds(
-        self, actions: IntArray, channel: str, x: Features | None = None
-    ) -> tuple[FloatArray, FloatArray]:
-        return np.zeros(len(actions)), np.ones(len(actions))
-
-    def learn_one(
-        self, action_id: str, channel: str, positive: bool, x: Features | None = None
-    ) -> dict[str, Any]:
-        return {}
-
-
-class OracleModels(RandomModels):
+class OracleModels(UniformPropensities):
     """Propensities from the ground truth for the customer being decided on."""
 
     def __init__(self) -> None:
@@ -128,6 +101,10 @@ class ArmDay:
         return self.accepted / self.interactions if self.interactions else 0.0
 
 
+#: arm → prefix of its keys in the JSON report
+ARM_KEYS = (("engine", ""), ("random", "baseline_"), ("oracle", "oracle_"), ("beta", "beta_"))
+
+
 @dataclass
 class DayResult:
     day: int
@@ -135,7 +112,9 @@ class DayResult:
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"day": self.day, "interactions": self.arms["engine"].interactions}
-        for name, key in (("engine", ""), ("random", "baseline_"), ("oracle", "oracle_")):
+        for name, key in ARM_KEYS:
+            if name not in self.arms:
+                continue
             arm = self.arms[name]
             out[f"{key}acceptance_rate"] = round(arm.acceptance_rate, 5)
             out[f"{key}accepted"] = arm.accepted
@@ -162,6 +141,14 @@ class SimulationReport:
         engine, engine_value = self._last("engine")
         base, base_value = self._last("random")
         oracle, oracle_value = self._last("oracle")
+        extra: dict[str, Any] = {}
+        if self.days and "beta" in self.days[0].arms:
+            beta, beta_value = self._last("beta")
+            extra = {
+                "last5_beta_acceptance_rate": round(beta, 5),
+                "last5_lift_vs_beta": round(engine / beta, 3) if beta else None,
+                "last5_beta_value": round(beta_value, 2),
+            }
         return {
             "days": [d.as_dict() for d in self.days],
             "customers": self.customers,
@@ -175,6 +162,7 @@ class SimulationReport:
             "last5_value": round(engine_value, 2),
             "last5_baseline_value": round(base_value, 2),
             "last5_oracle_value": round(oracle_value, 2),
+            **extra,
         }
 
 
@@ -219,19 +207,29 @@ def simulate(
     config = engine.config
     truth = GroundTruth(config, seed=seed)
     oracle_models = OracleModels()
-    # the yardsticks need no selection probabilities: skip their Monte-Carlo estimate
+    # the yardsticks need no selection probabilities (skip their Monte-Carlo estimate) and
+    # no random control group
     plain = dataclasses.replace(
-        config, arbitration=config.arbitration.model_copy(update={"selection_draws": 0})
+        config,
+        arbitration=config.arbitration.model_copy(update={"selection_draws": 0}),
+        learning=config.learning.model_copy(update={"control_group": 0.0}),
     )
     arms: dict[str, Engine] = {
         "engine": engine,
-        "random": Engine(MemoryStore(), plain, clock=clock, seed=seed + 11, models=RandomModels()),
+        "random": Engine(
+            MemoryStore(), plain, clock=clock, seed=seed + 11, models=UniformPropensities()
+        ),
         "oracle": Engine(MemoryStore(), plain, clock=clock, seed=seed + 13, models=oracle_models),
     }
+    if not isinstance(engine.models, BetaBernoulliModels):
+        # the stand-in the adaptive models must beat: a rate per action × channel
+        arms["beta"] = Engine(
+            MemoryStore(), plain, clock=clock, seed=seed + 17, models=BetaBernoulliModels()
+        )
     if engine.store.count_profiles() < customers:
         seed_customers([engine.store], config, customers, seed)
     customer_ids = engine.store.customer_ids(customers)
-    yardsticks = [arms["random"].store, arms["oracle"].store]
+    yardsticks = [arm.store for name, arm in arms.items() if name != "engine"]
     profiles: dict[str, dict[str, Any]] = {}
 
     def profile_of(customer_id: str) -> dict[str, Any]:

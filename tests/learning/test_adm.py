@@ -155,10 +155,8 @@ def test_propensity_and_auc_equal_pdstools_on_the_classifier() -> None:
     adjusted = (
         pl.DataFrame({"p": pos, "n": neg})
         .select(
-
-                (pl.col("p") + pl.lit(0.5))
-                / (pl.col("p") + pl.col("n") + pl.lit(1))  # pdstools' BinAdjustedPropensity
-
+            (pl.col("p") + pl.lit(0.5))
+            / (pl.col("p") + pl.col("n") + pl.lit(1))  # pdstools' BinAdjustedPropensity
         )["p"]
         .to_list()
     )

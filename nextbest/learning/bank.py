@@ -1,0 +1,442 @@
+"""The engine's bank of ADM-class models: one `AdmModel` per action × channel.
+
+What the bank adds to the models:
+
+* **one encoder for all models** — a customer's profile and context are binned once per
+  decision, not once per action;
+* **vectorised scoring** — each channel keeps its models' contributions in one array
+  (actions × base bins of all predictors) refreshed when a model learns, so scoring every
+  candidate of a decision is one gather, one sum and one classifier lookup;
+* **exploration from a proper posterior** — a customer's propensity is the rate of the
+  classifier bin their score falls into; its posterior is Beta(a₀ + d·n, b₀ + (1 − d)·n)
+  with n the bin's evidence and d its rate (mode "adm": pos/n, exactly Pega's propensity
+  with a Jeffreys prior a₀ = b₀ = ½; mode "improved": the model's calibrated σ(score));
+* **cold start beyond the leader** — with `cold_start: hierarchical` the prior is not
+  ½/½ but `prior_strength` pseudo-responses at the pooled success rate of the action's
+  group on that channel (itself shrunk towards the channel's rate), so a new action starts
+  at what its siblings achieve instead of at 0.5;
+* **forgetting in time** (`half_life_time`) on top of the models' own half-life in
+  responses.
+
+Predictors are the declared profile fields that are neither PII nor protected (numbers →
+numeric, text and true/false → symbolic; dates and lists are not used) and the context
+fields (as `context.<name>`), minus `learning.exclude_predictors`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from scipy.special import betaincinv
+
+from nextbest.config.compiled import CompiledConfig
+from nextbest.learning.adm import AdmModel
+from nextbest.learning.base import Features, FloatArray, IntArray
+from nextbest.learning.beta import BOUND_TAIL, model_id
+from nextbest.learning.binning import NUMERIC, SYMBOLIC, Encoder
+from nextbest.learning.report import ModelReport
+from nextbest.rules.types import RuleType
+
+ENCODER_KEY = "bank/encoder"
+RESERVOIR_SUFFIX = "/reservoir"
+#: bank responses after which the shared encoder re-cuts its numeric grids (then freezes)
+REGRID_AT = (50, 200, 800, 3200)
+#: pseudo-responses of the channel-level rate in a group's pooled rate
+GROUP_SHRINK = 10.0
+
+
+@lru_cache(maxsize=64)
+def predictor_kinds(config: CompiledConfig) -> dict[str, str]:
+    """Model inputs of a configuration: name → numeric | symbolic."""
+    kinds: dict[str, str] = {}
+    excluded = set(config.learning.exclude_predictors)
+    for section, prefix in (("profile", ""), ("context", "context.")):
+        specs = getattr(config.schema, section)
+        types = getattr(config.env, section)
+        for name, spec in specs.items():
+            if spec.pii or spec.protected or prefix + name in excluded:
+                continue
+            rtype = types.get(name)
+            if rtype is RuleType.NUMBER:
+                kinds[prefix + name] = NUMERIC
+            elif rtype in (RuleType.TEXT, RuleType.BOOL):
+                kinds[prefix + name] = SYMBOLIC
+    return kinds
+
+
+def model_features(
+    config: CompiledConfig, profile: Mapping[str, Any], context: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The predictor values of one decision (never PII or protected fields)."""
+    out: dict[str, Any] = {}
+    for name in predictor_kinds(config):
+        source, key = (context, name[8:]) if name.startswith("context.") else (profile, name)
+        value = source.get(key)
+        if value is not None:
+            out[name] = value
+    return out
+
+
+class _Channel:
+    """Scoring arrays of one channel, one row per action of the configuration."""
+
+    def __init__(self, n: int, width: int, cuts: int) -> None:
+        # base-bin columns × actions: a customer's columns are then whole contiguous rows
+        self.table = np.zeros((width, n))
+        self.offset = np.zeros(n)
+        self.cuts = np.full((n, cuts), np.inf)
+        self.pos = np.zeros((n, cuts + 1))
+        self.neg = np.zeros((n, cuts + 1))
+        self.prior_a = np.full(n, 0.5)
+        self.prior_b = np.full(n, 0.5)
+        self.positives = np.zeros(n)
+        self.responses = np.zeros(n)
+
+
+class AdmModels:
+    """`PropensityModels` backed by ADM-class models (see the module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        mode: str = "improved",
+        cold_start: str = "hierarchical",
+        prior_strength: float = 5.0,
+        reservoir: int = 500,
+        update_every: int = 1000,
+        half_life: float | None = None,
+        half_life_seconds: float | None = None,
+    ) -> None:
+        self.settings: dict[str, Any] = {
+            "mode": mode,
+            "reservoir": reservoir,
+            "update_every": update_every,
+            "half_life": half_life,
+        }
+        self.cold_start = cold_start
+        self.prior_strength = prior_strength
+        self.half_life_seconds = half_life_seconds
+        self.encoder: Encoder | None = None
+        self.models: dict[str, AdmModel] = {}
+        self.learned_at: dict[str, float] = {}  # model id → time of its last response
+        self.responses = 0
+        self._config: CompiledConfig | None = None
+        self._channels: dict[str, _Channel] = {}
+        self._offsets = np.zeros(0, dtype=np.int64)
+        self._capacity: list[int] = []
+        self._pending_states: dict[str, Any] = {}
+        # the last decision's predictor values and their columns (held, so `is` is safe)
+        self._cache: tuple[Features | None, npt.NDArray[np.int64]] | None = None
+
+    @classmethod
+    def from_config(cls, config: CompiledConfig) -> AdmModels:
+        spec = config.learning
+        return cls(
+            mode=spec.mode,
+            cold_start=spec.cold_start,
+            prior_strength=spec.prior_strength,
+            reservoir=spec.reservoir,
+            update_every=spec.update_every,
+            half_life=spec.half_life,
+            half_life_seconds=(
+                spec.half_life_time.total_seconds() if spec.half_life_time else None
+            ),
+        )
+
+    # --- layout ----------------------------------------------------------------------
+
+    def bind(self, config: CompiledConfig) -> None:
+        kinds = predictor_kinds(config)
+        if self.encoder is None:
+            self.encoder = Encoder(kinds)
+        else:
+            for name, kind in kinds.items():
+                if name not in self.encoder.seen:
+                    self.encoder.add(name, kind)
+        self._config = config
+        self._layout()
+
+    def _layout(self) -> None:
+        """(Re)allocate every channel's arrays and fill them from the models."""
+        config, enc = self._require()
+        self._capacity = [
+            enc.size(p) if enc.numeric[p] else max(16, 2 * enc.size(p)) for p in range(len(enc))
+        ]
+        self._offsets = np.concatenate(([0], np.cumsum(self._capacity)[:-1])).astype(np.int64)
+        width = int(sum(self._capacity))
+        cuts = max((len(m.class_cuts) for m in self.models.values()), default=0) + 4
+        n = config.n_actions
+        self._channels = {c: _Channel(n, width, cuts) for c in config.channels}
+        self._cache = None
+        for channel in config.channels:
+            for a in range(n):
+                self._refresh(a, channel)
+        self._refresh_priors()
+
+    def _require(self) -> tuple[CompiledConfig, Encoder]:
+        if self._config is None or self.encoder is None:
+            raise RuntimeError("bind() the models to a configuration first")
+        return self._config, self.encoder
+
+    def _model(self, action: int, channel: str) -> AdmModel | None:
+        config, _ = self._require()
+        return self.models.get(model_id(config.actions[action].id, channel))
+
+    def _refresh(self, action: int, channel: str) -> None:
+        """Copy one model's scoring tables into its channel's arrays."""
+        arrays = self._channels[channel]
+        model = self._model(action, channel)
+        row = arrays.table[:, action]
+        row[:] = 0.0
+        if model is None:
+            arrays.offset[action] = 0.0
+            arrays.cuts[action] = np.inf
+            arrays.pos[action] = 0.0
+            arrays.neg[action] = 0.0
+            arrays.positives[action] = 0.0
+            arrays.responses[action] = 0.0
+            return
+        model._flush()
+        adm = model.settings.mode == "adm"
+        scale = 1 / (1 + len(model.active)) if adm else 1.0
+        for p in model.active:
+            contributions = np.asarray(model._contributions(p))
+            group = model.group_of[p]
+            capacity = self._capacity[p]
+            unseen = model._unseen_group(p)
+            groups = np.full(capacity, unseen, dtype=np.int64)
+            known = min(len(group), capacity)
+            groups[:known] = group[:known]
+            weight = scale if adm else model.weights[p]
+            start = self._offsets[p]
+            row[start : start + capacity] = contributions[groups] * weight
+        if adm:
+            arrays.offset[action] = scale * (np.log1p(model.total_pos) - np.log1p(model.total_neg))
+        else:
+            arrays.offset[action] = model.intercept
+        k = len(model.class_cuts)
+        if k + 1 > arrays.pos.shape[1]:
+            self._layout()  # a finer classifier than the arrays hold: grow them
+            return
+        arrays.cuts[action] = np.inf
+        arrays.cuts[action, :k] = model.class_cuts
+        arrays.pos[action] = 0.0
+        arrays.neg[action] = 0.0
+        arrays.pos[action, : k + 1] = model.class_pos
+        arrays.neg[action, : k + 1] = model.class_neg
+        arrays.positives[action] = model.total_pos
+        arrays.responses[action] = model.total_pos + model.total_neg
+
+    def _refresh_priors(self, channels: list[str] | None = None) -> None:
+        config, _ = self._require()
+        if self.cold_start != "hierarchical":
+            return
+        groups = config.group_idx
+        for channel in channels or list(config.channels):
+            arrays = self._channels[channel]
+            pos, resp = arrays.positives, arrays.responses
+            channel_rate = (pos.sum() + 1) / (resp.sum() + 2)
+            g_pos = np.bincount(groups, weights=pos, minlength=len(config.groups))
+            g_resp = np.bincount(groups, weights=resp, minlength=len(config.groups))
+            rate = (g_pos + GROUP_SHRINK * channel_rate) / (g_resp + GROUP_SHRINK)
+            arrays.prior_a = self.prior_strength * rate[groups]
+            arrays.prior_b = self.prior_strength * (1 - rate[groups])
+
+    # --- scoring ---------------------------------------------------------------------
+
+    def _bins(self, x: Features | None) -> npt.NDArray[np.int64]:
+        _, enc = self._require()
+        if self._cache is not None and x is not None and self._cache[0] is x:
+            return self._cache[1]
+        bins, _ = enc.encode(x or {}, learn=False)
+        capped = np.minimum(np.asarray(bins, dtype=np.int64), np.asarray(self._capacity) - 1)
+        columns: npt.NDArray[np.int64] = self._offsets + capped
+        self._cache = (x, columns)
+        return columns
+
+    def _posterior(
+        self, actions: IntArray, channel: str, x: Features | None
+    ) -> tuple[FloatArray, FloatArray]:
+        arrays = self._channels[channel]
+        columns = self._bins(x)
+        score = arrays.offset[actions] + arrays.table[columns][:, actions].sum(axis=0)
+        k = (score[:, None] >= arrays.cuts[actions]).sum(axis=1)
+        pos = arrays.pos[actions, k]
+        neg = arrays.neg[actions, k]
+        n = pos + neg
+        if self.settings["mode"] == "improved":
+            rate = 1 / (1 + np.exp(-np.clip(score, -30, 30)))
+        else:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                rate = np.where(n > 0, pos / n, 0.5)
+        if self.cold_start == "hierarchical":
+            prior_a, prior_b = arrays.prior_a[actions], arrays.prior_b[actions]
+        elif self.settings["mode"] == "improved":
+            # one pseudo-response at the model's own rate: the mean is its σ(score)
+            prior_a, prior_b = rate, 1 - rate
+        else:
+            # Jeffreys: the mean is ADM's (0.5 + pos) / (1 + pos + neg)
+            prior_a = prior_b = np.full(len(actions), 0.5)
+        return prior_a + rate * n, prior_b + (1 - rate) * n
+
+    def mean(self, actions: IntArray, channel: str, x: Features | None = None) -> FloatArray:
+        a, b = self._posterior(actions, channel, x)
+        return np.asarray(a / (a + b), dtype=np.float64)
+
+    def sample(
+        self,
+        actions: IntArray,
+        channel: str,
+        rng: np.random.Generator,
+        draws: int = 1,
+        x: Features | None = None,
+    ) -> npt.NDArray[np.float64]:
+        a, b = self._posterior(actions, channel, x)
+        return rng.beta(a, b, size=(draws, len(actions)))
+
+    def bounds(
+        self, actions: IntArray, channel: str, x: Features | None = None
+    ) -> tuple[FloatArray, FloatArray]:
+        a, b = self._posterior(actions, channel, x)
+        lo = np.asarray(betaincinv(a, b, BOUND_TAIL), dtype=np.float64)
+        hi = np.asarray(betaincinv(a, b, 1 - BOUND_TAIL), dtype=np.float64)
+        return lo, hi
+
+    def positives(self, actions: IntArray, channel: str) -> FloatArray:
+        """Each model's (decayed) positive responses: its maturity."""
+        return np.asarray(self._channels[channel].positives[actions], dtype=np.float64)
+
+    # --- learning --------------------------------------------------------------------
+
+    def learn_one(
+        self,
+        action_id: str,
+        channel: str,
+        positive: bool,
+        x: Features | None = None,
+        at: float | None = None,
+    ) -> dict[str, Any]:
+        config, enc = self._require()
+        key = model_id(action_id, channel)
+        model = self.models.get(key)
+        if model is None:
+            model = self.models[key] = AdmModel(encoder=enc, **self.settings)
+        if self.half_life_seconds and at is not None:
+            last = self.learned_at.get(key)
+            if last is not None and at > last:
+                model.decay(0.5 ** ((at - last) / self.half_life_seconds))
+        if at is not None:
+            self.learned_at[key] = max(at, self.learned_at.get(key, at))
+        sizes = [enc.size(p) for p in range(len(enc))]
+        bins, raw = enc.encode(x or {}, learn=True)
+        analysed_before = model.next_analysis
+        model.learn_encoded(bins, raw, positive)
+        states: dict[str, Any] = {key: self._light_state(key, model)}
+        if model.next_analysis != analysed_before:
+            states[key + RESERVOIR_SUFFIX] = model.reservoir_state()
+        self.responses += 1
+        regrid = self.responses in REGRID_AT and not enc.frozen
+        if regrid:
+            if enc.regrid():
+                # a new grid re-bins every model: all of them are persisted again
+                for other_key, other in self.models.items():
+                    other.analyse()
+                    states[other_key] = self._light_state(other_key, other)
+                    states[other_key + RESERVOIR_SUFFIX] = other.reservoir_state()
+            enc.frozen = self.responses >= REGRID_AT[-1]
+        grew = any(enc.size(p) > self._capacity[p] for p in range(len(sizes)))
+        if regrid or grew or len(enc) != len(sizes):
+            self._layout()
+            states[ENCODER_KEY] = enc.to_state()
+        else:
+            if [enc.size(p) for p in range(len(sizes))] != sizes:
+                states[ENCODER_KEY] = enc.to_state()
+            action = config.action_index.get(action_id)
+            if action is not None and channel in self._channels:
+                self._refresh(action, channel)
+                self._refresh_priors([channel])
+        self._cache = None
+        return states
+
+    def _light_state(self, key: str, model: AdmModel) -> dict[str, Any]:
+        state = model.to_state(reservoir=False)
+        if key in self.learned_at:
+            state["learned_at"] = self.learned_at[key]
+        return state
+
+    # --- state -----------------------------------------------------------------------
+
+    def to_state(self) -> dict[str, dict[str, Any]]:
+        states: dict[str, dict[str, Any]] = {}
+        if self.encoder is not None:
+            states[ENCODER_KEY] = self.encoder.to_state()
+        for key, model in self.models.items():
+            states[key] = self._light_state(key, model)
+            states[key + RESERVOIR_SUFFIX] = model.reservoir_state()
+        return states
+
+    def load_state(self, states: Mapping[str, Mapping[str, Any]]) -> None:
+        if ENCODER_KEY in states:
+            self.encoder = Encoder.from_state(states[ENCODER_KEY])
+        if self.encoder is None:
+            return  # nothing learned yet: bind() creates the encoder
+        for key, state in states.items():
+            if key == ENCODER_KEY or key.endswith(RESERVOIR_SUFFIX) or "settings" not in state:
+                continue
+            model = AdmModel.from_state(state, encoder=self.encoder)
+            reservoir = states.get(key + RESERVOIR_SUFFIX)
+            if reservoir is not None:
+                model.load_reservoir(reservoir)
+            self.models[key] = model
+            if "learned_at" in state:
+                self.learned_at[key] = float(state["learned_at"])
+            self.responses += model.responses
+        if self._config is not None:
+            self._layout()
+
+    # --- reporting -------------------------------------------------------------------
+
+    def describe(self) -> list[dict[str, Any]]:
+        rows = []
+        for key, model in sorted(self.models.items()):
+            action_id, _, channel = key.rpartition("@")
+            binning = model.binning()
+            rows.append(
+                {
+                    "model_id": key,
+                    "action_id": action_id,
+                    "channel": channel,
+                    "responses": binning.responses,
+                    "positives": binning.positives,
+                    "auc": binning.auc,
+                    "propensity": (binning.positives + 0.5) / (binning.responses + 1),
+                }
+            )
+        return rows
+
+    def reports(self, now: float) -> list[ModelReport]:
+        config, _ = self._require()
+        out = []
+        for key, model in sorted(self.models.items()):
+            action_id, _, channel = key.rpartition("@")
+            index = config.action_index.get(action_id)
+            if index is None or channel not in config.channels:
+                continue
+            action = config.actions[index]
+            out.append(
+                ModelReport(
+                    model_id=key,
+                    action_id=action_id,
+                    issue=action.issue,
+                    group=action.group.split("/", 1)[1],
+                    channel=channel,
+                    direction=config.channels[channel].direction,
+                    binning=model.binning(),
+                    snapshot_time=self.learned_at.get(key, now),
+                )
+            )
+        return out

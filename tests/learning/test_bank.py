@@ -1,0 +1,208 @@
+"""The engine's ADM model bank: vectorised scoring, privacy, cold start, state, exploration."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import timedelta
+
+import numpy as np
+import pytest
+
+from nextbest.learning import AdmModels, model_features, predictor_kinds
+from nextbest.learning.uniform import in_control_group
+from nextbest.store import open_store
+from nextbest.testing import T0, FixedClock, make_config, make_engine
+from nextbest.types import DecisionRequest, Placement
+
+CONFIG = make_config()
+ACTIONS = [a.id for a in CONFIG.actions]
+
+
+def customer(rng: random.Random) -> dict[str, object]:
+    return {
+        "age": rng.randint(18, 80),
+        "income": rng.choice([20000, 40000, 80000]),
+        "in_arrears": rng.random() < 0.1,
+        "timezone": "Europe/Berlin",
+        "first_name": rng.choice(["Ada", "Bo"]),
+        "gender": rng.choice(["f", "m"]),
+    }
+
+
+def trained(mode: str = "improved", cold_start: str = "none", n: int = 3000) -> AdmModels:
+    bank = AdmModels(mode=mode, cold_start=cold_start)
+    bank.bind(CONFIG)
+    rng = random.Random(3)
+    for _ in range(n):
+        traits = customer(rng)
+        x = model_features(CONFIG, traits, {"page": rng.choice(["cards", "home"])})
+        action = rng.choice(ACTIONS)
+        p = 0.05 + 0.3 * (traits["age"] < 30) * (action == "student-card")  # type: ignore[operator]
+        bank.learn_one(action, "web", rng.random() < p, x)
+    return bank
+
+
+def test_predictors_are_declared_fields_without_pii_or_protected_ones() -> None:
+    kinds = predictor_kinds(CONFIG)
+    assert kinds == {
+        "age": "numeric",
+        "income": "numeric",
+        "in_arrears": "symbolic",
+        "timezone": "symbolic",
+        "context.page": "symbolic",
+    }
+    x = model_features(CONFIG, {"age": 30, "first_name": "Ada", "gender": "f"}, {"page": "x"})
+    assert x == {"age": 30, "context.page": "x"}
+
+
+@pytest.mark.parametrize("mode", ["adm", "improved"])
+def test_vectorised_scores_equal_each_models_own_prediction(mode: str) -> None:
+    bank = trained(mode)
+    rng = random.Random(8)
+    idx = np.arange(len(ACTIONS))
+    for _ in range(50):
+        x = model_features(CONFIG, customer(rng), {"page": "cards"})
+        means = bank.mean(idx, "web", x)
+        for i, action in enumerate(ACTIONS):
+            model = bank.models.get(f"{action}@web")
+            expected = 0.5 if model is None else model.predict_one(x)
+            assert means[i] == pytest.approx(expected, abs=1e-9)
+
+
+def test_learning_finds_the_segment_that_responds() -> None:
+    bank = trained("improved")
+    student = CONFIG.action_index["student-card"]
+    young = model_features(CONFIG, {"age": 22, "income": 20000}, {"page": "home"})
+    old = model_features(CONFIG, {"age": 70, "income": 20000}, {"page": "home"})
+    idx = np.array([student])
+    assert bank.mean(idx, "web", young)[0] > 2 * bank.mean(idx, "web", old)[0]
+
+
+def test_protected_and_pii_values_never_change_a_score() -> None:
+    bank = trained("improved")
+    idx = np.arange(len(ACTIONS))
+    base = {"age": 25, "income": 40000, "in_arrears": False}
+    scores = {
+        bank.mean(idx, "web", model_features(CONFIG, {**base, **extra}, {})).tobytes()
+        for extra in ({"gender": "f"}, {"gender": "m"}, {"first_name": "X"}, {})
+    }
+    assert len(scores) == 1
+
+
+def test_state_round_trips_through_json() -> None:
+    bank = trained("adm")
+    restored = AdmModels(mode="adm", cold_start="none")
+    restored.load_state(json.loads(json.dumps(bank.to_state())))
+    restored.bind(CONFIG)
+    idx = np.arange(len(ACTIONS))
+    rng = random.Random(5)
+    for _ in range(20):
+        x = model_features(CONFIG, customer(rng), {"page": "home"})
+        assert np.allclose(bank.mean(idx, "web", x), restored.mean(idx, "web", x), atol=1e-12)
+
+
+def test_a_new_action_starts_at_its_groups_rate_with_the_hierarchical_prior() -> None:
+    rng = random.Random(1)
+    for cold_start, expect in (("hierarchical", (0.05, 0.2)), ("none", (0.45, 0.55))):
+        bank = AdmModels(cold_start=cold_start)
+        bank.bind(CONFIG)
+        for _ in range(600):  # gold-card (group cards) converts at about 10 %
+            bank.learn_one("gold-card", "web", rng.random() < 0.1, {"age": 40})
+        new = np.array([CONFIG.action_index["student-card"]])  # same group, never shown
+        mean = bank.mean(new, "web", {"age": 40})[0]
+        assert expect[0] < mean < expect[1], (cold_start, mean)
+
+
+def test_thompson_draws_follow_the_posterior_and_narrow_with_evidence() -> None:
+    rng = np.random.default_rng(0)
+    idx = np.array([CONFIG.action_index["gold-card"]])
+    young = AdmModels(cold_start="none")
+    young.bind(CONFIG)
+    old = AdmModels(cold_start="none")
+    old.bind(CONFIG)
+    r = random.Random(2)
+    for bank, n in ((young, 30), (old, 3000)):
+        for _ in range(n):
+            bank.learn_one("gold-card", "web", r.random() < 0.2, {"age": 40})
+    x = {"age": 40}
+    for bank in (young, old):
+        draws = bank.sample(idx, "web", rng, draws=4000, x=x)[:, 0]
+        lo, hi = bank.bounds(idx, "web", x)
+        assert abs(draws.mean() - bank.mean(idx, "web", x)[0]) < 0.01
+        assert (draws >= lo[0]).mean() > 0.999 and (draws <= hi[0]).mean() > 0.999
+    spread_young = young.sample(idx, "web", rng, 4000, x).std()
+    spread_old = old.sample(idx, "web", rng, 4000, x).std()
+    assert spread_old < spread_young / 3
+
+
+def test_control_group_is_sticky_for_a_month_and_about_two_percent() -> None:
+    ids = [f"C{i:06d}" for i in range(20000)]
+    members = [c for c in ids if in_control_group(c, T0, 0.02)]
+    assert 0.015 < len(members) / len(ids) < 0.025
+    later = T0 + timedelta(days=1)
+    assert all(in_control_group(c, later, 0.02) for c in members[:50])
+    assert not in_control_group(None, T0, 0.02)
+
+
+def test_engine_marks_control_group_decisions_and_scores_them_at_random() -> None:
+    engine = make_engine()
+    member = next(f"C{i}" for i in range(10000) if in_control_group(f"C{i}", T0, 0.02))
+    engine.upsert_profile(member, {"age": 40, "income": 50000, "in_arrears": False})
+    engine.set_consent(member, "marketing", "granted")
+    request = DecisionRequest(
+        channel="web", placements=(Placement("sidebar", 2),), customer_id=member, assurance_level=1
+    )
+    decision = engine.decide(request)
+    assert decision.model_control_group
+    stored = engine.get_decision(decision.decision_id)
+    assert stored.document["model_control_group"] is True
+    assert all(a.model_propensity == 0.5 for a in decision.actions)
+
+
+def test_late_outcomes_train_on_the_decision_time_values() -> None:
+    engine = make_engine()
+    engine.upsert_profile("c1", {"age": 25, "income": 50000, "in_arrears": False})
+    engine.set_consent("c1", "marketing", "granted")
+    request = DecisionRequest(
+        channel="web", placements=(Placement("hero", 1),), customer_id="c1", assurance_level=1
+    )
+    decision = engine.decide(request)
+    assert decision.features["age"] == 25
+    engine.upsert_profile("c1", {"age": 61})  # the customer's profile moves on
+    action = decision.actions[0].action_id
+    engine.record_outcome(decision.decision_id, action, "accepted")
+    model = engine.models.models[f"{action}@web"]  # type: ignore[attr-defined]
+    age = model.encoder.names.index("age")
+    assert model.res[0, age] == 25
+
+
+def test_models_survive_a_restart_on_sqlite(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from nextbest.decision.engine import Engine
+
+    db = str(tmp_path / "nb.db")
+    clock = FixedClock(T0)
+    engine = Engine(open_store(db), make_config(), clock=clock, seed=1)
+    rng = random.Random(4)
+    for i in range(60):
+        engine.upsert_profile(f"c{i}", {"age": 20 + i, "income": 50000, "in_arrears": False})
+        engine.set_consent(f"c{i}", "marketing", "granted")
+        decision = engine.decide(
+            DecisionRequest(
+                channel="web",
+                placements=(Placement("hero", 1),),
+                customer_id=f"c{i}",
+                assurance_level=1,
+            )
+        )
+        for a in decision.actions:
+            engine.record_outcome(
+                decision.decision_id, a.action_id, "accepted" if rng.random() < 0.3 else "rejected"
+            )
+    idx = np.arange(len(ACTIONS))
+    x = {"age": 30, "income": 50000}
+    before = engine.models.mean(idx, "web", x)
+    engine.close()
+    reopened = Engine(open_store(db), make_config(), clock=clock, seed=1)
+    assert np.allclose(reopened.models.mean(idx, "web", x), before, atol=1e-12)
+    reopened.close()
