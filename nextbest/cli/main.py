@@ -418,15 +418,16 @@ def _run_simulation(
 
 def _print_report(report: Any) -> None:
     data = report.as_dict()
-    table = Table(
-        "day", "engine", "random", "oracle", "engine value", title="acceptance rate per day"
-    )
+    beta = "last5_beta_acceptance_rate" in data
+    columns = ["day", "engine", "random", "oracle", *(["beta"] if beta else []), "engine value"]
+    table = Table(*columns, title="acceptance rate per day")
     for day in data["days"]:
         table.add_row(
             str(day["day"]),
             f"{day['acceptance_rate']:.2%}",
             f"{day['baseline_acceptance_rate']:.2%}",
             f"{day['oracle_acceptance_rate']:.2%}",
+            *([f"{day['beta_acceptance_rate']:.2%}"] if beta else []),
             f"{day['value']:,.0f}",
         )
     out.print(table)
@@ -435,8 +436,27 @@ def _print_report(report: Any) -> None:
         f"last 5 days: engine {data['last5_acceptance_rate']:.2%}, random "
         f"{data['last5_baseline_acceptance_rate']:.2%}, oracle "
         f"{data['last5_oracle_acceptance_rate']:.2%}"
+        + (f", beta-bernoulli {data['last5_beta_acceptance_rate']:.2%}" if beta else "")
         + (f" — {lift:.2f}× the random baseline" if lift else "")
     )
+
+
+def _print_cold_start(data: dict[str, Any]) -> None:
+    table = Table(
+        "responses",
+        "hierarchical",
+        "none (ADM: start at 0.5)",
+        title=(
+            f"new actions on {data['channel']}: error of the believed rate (true {data['true_rate']:.2%})"
+        ),
+    )
+    for h, n in zip(data["curves"]["hierarchical"], data["curves"]["none"], strict=True):
+        table.add_row(
+            str(h["responses"]),
+            f"{h['rate_error']:.4f} (per customer {h['mean_abs_error']:.4f})",
+            f"{n['rate_error']:.4f} (per customer {n['mean_abs_error']:.4f})",
+        )
+    out.print(table)
 
 
 @app.command()
@@ -448,8 +468,31 @@ def simulate(
     db: DbOption = DEFAULT_DB,
     config: ConfigOption = None,
     as_json: JsonOption = False,
+    cold_start: Annotated[
+        bool,
+        typer.Option(
+            "--cold-start",
+            help="Instead: how fast new actions learn, with and without the hierarchical prior.",
+        ),
+    ] = False,
 ) -> None:
-    """Send simulated customers through the engine; compare with random and an oracle."""
+    """Send simulated customers through the engine; compare with random, an oracle and a
+    Beta-Bernoulli baseline."""
+    if cold_start:
+        from nextbest.config.loader import load_config
+        from nextbest.decision.engine import default_config_dir
+        from nextbest.sim.coldstart import cold_start_experiment
+
+        try:
+            loaded = load_config(config or default_config_dir())
+        except ConfigError as exc:
+            raise _fail(str(exc)) from None
+        data = cold_start_experiment(loaded, seed=seed).as_dict()
+        if as_json:
+            _print_json(data)
+        else:
+            _print_cold_start(data)
+        return
     report = _run_simulation(db, config, days, customers, interactions, seed)
     if as_json:
         _print_json(report.as_dict())

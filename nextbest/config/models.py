@@ -138,6 +138,7 @@ class LearningSpec(_Model):
     prior_strength: float = Field(default=5.0, gt=0)
     reservoir: int = Field(default=500, ge=10, le=100_000)
     update_every: int = Field(default=1000, ge=1)
+    min_positives: float = Field(default=50, ge=0)
     half_life: float | None = Field(default=None, gt=0)  # in responses
     half_life_time: Duration | None = None
     control_group: float = Field(default=0.02, ge=0, le=1)

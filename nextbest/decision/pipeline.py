@@ -322,13 +322,7 @@ def decide(config: CompiledConfig, models: PropensityModels, inputs: DecisionInp
         too_low, "assurance", f"needs a higher identity assurance than {request.assurance_level}"
     )
 
-    # the model control group: sticky per customer and month, random propensities
     learning = config.learning
-    control = in_control_group(request.customer_id, inputs.now, learning.control_group)
-    if control:
-        models = UNIFORM
-    features = model_features(config, inputs.profile, context)
-
     # model maturity: on outbound channels a model short of `maturity.positives` reaches
     # only a share of the eligible sends, rising linearly from `maturity.min_share` — but
     # only where a mature action is there to send instead (a new library explores freely)
@@ -342,6 +336,13 @@ def decide(config: CompiledConfig, models: PropensityModels, inputs: DecisionInp
             held = np.zeros(n, dtype=bool)
             held[live] = rng.random(len(live)) >= exposure[live]
             remove(held, "maturity", "model still learning: held back from this send")
+
+    # the model control group (sticky per customer and month) scores with random
+    # propensities; maturity above still came from the real models
+    control = in_control_group(request.customer_id, inputs.now, learning.control_group)
+    if control:
+        models = UNIFORM
+    features = model_features(config, inputs.profile, context)
 
     # scoring
     idx = np.flatnonzero(alive).astype(np.int64)

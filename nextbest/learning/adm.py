@@ -28,7 +28,6 @@ reservoir's scores, and applies forgetting (`half_life`).
 from __future__ import annotations
 
 import base64
-import itertools
 import math
 from bisect import bisect_right
 from collections.abc import Mapping, Sequence
@@ -40,7 +39,7 @@ import numpy.typing as npt
 
 from nextbest.learning.base import BoolArray, Columns, Features, FloatArray
 from nextbest.learning.binning import MISSING, NUMERIC, RESIDUAL, Encoder, merge_adjacent
-from nextbest.learning.metrics import auc_from_bincounts, pav
+from nextbest.learning.metrics import auc_from_bincounts, merge_small_blocks, pav
 from nextbest.learning.report import Bin, ModelBinning, PredictorBinning
 
 MODES = ("adm", "improved")
@@ -48,6 +47,10 @@ MODES = ("adm", "improved")
 QUEUE = 256
 #: at most this many score groups enter the classifier's PAV
 CLASSIFIER_ATOMS = 200
+#: improved mode fits weights once the reservoir holds this many of each class
+MIN_FIT_CASES = 10
+#: the fewest reservoir responses a classifier bin may hold
+CLASSIFIER_MIN_CASES = 20
 #: a queue shorter than this is learned row by row (numpy's overhead would dominate)
 SCALAR_BELOW = 16
 
@@ -65,6 +68,7 @@ class AdmSettings:
     update_every: int = 1000  # analysis cadence once past the warm-up doublings
     half_life: float | None = None  # forgetting, in responses (None: never forget)
     ridge: float = 1.0  # L2 penalty of the improved mode's weight fit
+    min_positives: float = 0.0  # no predictor is active before this many positives
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -103,6 +107,12 @@ class AdmModel:
         self.active: list[int] = []
         self.weights: list[float] = []  # improved mode: per predictor
         self.intercept = 0.0
+        # what scoring uses: each active predictor's weighted contribution per merged bin and
+        # the score's offset, frozen at the last analysis — as a deployed ADM model scores
+        # with its last update while the counts go on growing (so the score scale and the
+        # classifier's cut points stay consistent between analyses)
+        self.tables: dict[int, list[float]] = {}
+        self.base = 0.0
         self.class_cuts: list[float] = []  # classifier: score cut points
         self.class_pos: list[float] = [0.0]
         self.class_neg: list[float] = [0.0]
@@ -113,6 +123,7 @@ class AdmModel:
         self.res_filled = 0
         self._queue: list[tuple[Features, bool, float]] = []
         self._bins_cache: tuple[tuple[int, int], npt.NDArray[np.int64]] | None = None
+        self._fitted: dict[tuple[int, ...], FloatArray] = {}  # active predictors → last fit
         self._sync()
 
     # --- layout ----------------------------------------------------------------------
@@ -227,7 +238,11 @@ class AdmModel:
         """Learn rows given as columns, analysing wherever the schedule says so."""
         start = 0
         while start < len(y):
-            stop = min(len(y), start + max(self.next_analysis - self.responses, 1))
+            # during the warm-up every doubling point is an analysis; after it a batch is
+            # learned whole and analysed once (as ADM updates after N responses)
+            warm = self.next_analysis <= self.settings.update_every
+            step = max(self.next_analysis - self.responses, 1) if warm else len(y)
+            stop = min(len(y), start + step)
             part = {name: column[start:stop] for name, column in X.items()}
             raw = self.encoder.encode_columns(part, stop - start, learn=True)
             self.learn_raw(raw, y[start:stop], w[start:stop])
@@ -314,6 +329,7 @@ class AdmModel:
         for p in range(len(enc)):
             self._merge(p)
         self._select()
+        self._freeze()
         self._calibrate()
         self.next_analysis = (
             self.responses * 2
@@ -422,6 +438,9 @@ class AdmModel:
         s = self.settings
         enc = self.encoder
         candidates = [p for p in range(len(enc)) if self.performance[p] >= s.performance_threshold]
+        if self.total_pos < s.min_positives:
+            # too little evidence to tell a real predictor from luck: the model is a rate
+            candidates = []
         self.group_index = [0] * len(enc)
         if s.mode == "improved":
             self.active = candidates
@@ -506,13 +525,20 @@ class AdmModel:
         if not self.active:
             return
         X, y, w = self._feature_matrix(self.active, leave_one_out=True)
-        if y.sum() == 0 or (~y).sum() == 0:
+        if min(y.sum(), (~y).sum()) < MIN_FIT_CASES:
+            # too few of one class to fit weights: plain naive Bayes, damped by how much
+            # evidence there is
+            damping = float(min(y.sum(), (~y).sum())) / MIN_FIT_CASES
             for p in self.active:
-                self.weights[p] = 1.0
+                self.weights[p] = damping
             return
         n, k = X.shape
         design = np.column_stack((np.ones(n), X))
-        beta = np.concatenate(([prior], np.ones(k) * 0.5))
+        # warm start from the last fit: the analysis before saw almost the same data
+        previous = self._fitted.get(tuple(self.active))
+        beta = (
+            previous.copy() if previous is not None else np.concatenate(([prior], np.full(k, 0.5)))
+        )
         penalty = np.full(k + 1, self.settings.ridge)
         penalty[0] = 0.0
         target = y.astype(np.float64)
@@ -525,6 +551,7 @@ class AdmModel:
             beta -= step
             if np.max(np.abs(step)) < 1e-8:
                 break
+        self._fitted = {tuple(self.active): beta}
         self.intercept = float(beta[0])
         for p, coef in zip(self.active, beta[1:], strict=True):
             self.weights[p] = float(coef)
@@ -538,19 +565,23 @@ class AdmModel:
         scores = self._scores(self._reservoir_bins())
         order = np.argsort(scores, kind="stable")
         s_sorted, y_sorted, w_sorted = scores[order], y[order], w[order]
-        values, starts = np.unique(np.round(s_sorted, 12), return_index=True)
+        _, starts = np.unique(s_sorted, return_index=True)
         if len(starts) > CLASSIFIER_ATOMS:
             # PAV over at most CLASSIFIER_ATOMS groups of about equal size: the same fit to
             # within a group, and a loop that stays short
             keep = np.unique(np.linspace(0, len(starts) - 1, CLASSIFIER_ATOMS).astype(np.int64))
             starts = starts[keep]
-            values = values[keep]
         pos = np.add.reduceat(w_sorted * y_sorted, starts)
         neg = np.add.reduceat(w_sorted * ~y_sorted, starts)
         blocks = pav(pos, neg)
-        cuts = []
-        for (_, end, _, _), (start, _, _, _) in itertools.pairwise(blocks):
-            cuts.append(float((values[end - 1] + values[start]) / 2))
+        # a bin of a handful of responses would claim a certainty it does not have (and
+        # win arbitration on luck): every classifier bin holds a minimum of cases
+        blocks = merge_small_blocks(blocks, CLASSIFIER_MIN_CASES)
+        # cut halfway between a block's first score and the score just below it
+        cuts = [
+            float((s_sorted[starts[start] - 1] + s_sorted[starts[start]]) / 2)
+            for start, _, _, _ in blocks[1:]
+        ]
         bp = np.array([b[2] for b in blocks])
         bn = np.array([b[3] for b in blocks])
         # the reservoir holds the recent responses; the classifier reports all of them
@@ -562,22 +593,47 @@ class AdmModel:
 
     # --- scoring ---------------------------------------------------------------------
 
+    def _freeze(self) -> None:
+        adm = self.settings.mode == "adm"
+        scale = 1 / (1 + len(self.active))
+        self.tables = {
+            p: [c * (scale if adm else self.weights[p]) for c in self._contributions(p)]
+            for p in self.active
+        }
+        prior = math.log(1 + self.total_pos) - math.log(1 + self.total_neg)
+        self.base = prior * scale if adm else self.intercept
+
+    def scoring_tables(self) -> dict[int, list[float]]:
+        """Each active predictor's weighted contribution per merged bin, as scored now.
+
+        Mode "adm" scores with the tables of its last analysis (its classifier's cut points
+        are in that score's units); mode "improved" keeps its fitted weights but reads the
+        bins' current counts, since its σ(score) needs no classifier lookup."""
+        if self.settings.mode == "adm":
+            return self.tables
+        return {p: [c * self.weights[p] for c in self._contributions(p)] for p in self.active}
+
+    def offset(self) -> float:
+        """The score before any predictor: frozen with the tables, except for a model with
+        no active predictor, which is a rate and follows every response."""
+        if self.active:
+            return self.base
+        if self.settings.mode == "adm":
+            return math.log(1 + self.total_pos) - math.log(1 + self.total_neg)
+        return math.log((self.total_pos + 0.5) / (self.total_neg + 0.5))
+
+    def _group(self, p: int, b: int) -> int:
+        group = self.group_of[p]
+        return group[b] if b < len(group) else self._unseen_group(p)
+
     def _scores(self, bins: npt.NDArray[np.int64]) -> FloatArray:
         """Scores for rows of base bins (n, predictors)."""
-        n = bins.shape[0]
-        if self.settings.mode == "adm":
-            total = np.full(n, math.log(1 + self.total_pos) - math.log(1 + self.total_neg))
-        else:
-            total = np.full(n, self.intercept)
-        for p in self.active:
-            table = np.asarray(self._contributions(p))
+        total = np.full(bins.shape[0], self.offset())
+        for p, table in self.scoring_tables().items():
             group = np.asarray(self.group_of[p])
             b = np.minimum(bins[:, p], len(group) - 1)
             g = np.where(bins[:, p] < len(group), group[b], self._unseen_group(p))
-            c = table[g]
-            total += c if self.settings.mode == "adm" else self.weights[p] * c
-        if self.settings.mode == "adm":
-            total /= 1 + len(self.active)
+            total += np.asarray(table)[g]
         return total
 
     def _unseen_group(self, p: int) -> int:
@@ -589,32 +645,40 @@ class AdmModel:
         return self._score_bins(bins)
 
     def _score_bins(self, bins: Sequence[int]) -> float:
-        adm = self.settings.mode == "adm"
-        tp, tn = self.total_pos, self.total_neg
-        total = math.log(1 + tp) - math.log(1 + tn) if adm else self.intercept
-        log = math.log
+        total = self.offset()
+        if self.settings.mode == "adm":
+            for p, table in self.tables.items():
+                total += table[self._group(p, bins[p])]
+            return total
         for p in self.active:
-            group = self.group_of[p]
-            b = bins[p]
-            g = group[b] if b < len(group) else self._unseen_group(p)
-            mpos, mneg = self.mpos[p], self.mneg[p]
-            n = len(mpos)
-            if adm:
-                total += log(mpos[g] + 1 / n) - log(mneg[g] + 1 / n) - log(tp + 1) + log(tn + 1)
-            else:
-                rate = (tp + 0.5) / (tp + tn + 1)
-                c = (
-                    log(mpos[g] + rate)
-                    - log(mneg[g] + 1 - rate)
-                    - log(tp + n * rate)
-                    + log(tn + n * (1 - rate))
-                )
-                total += self.weights[p] * c
-        return total / (1 + len(self.active)) if adm else total
+            total += self.weights[p] * self._contribution(p, self._group(p, bins[p]))
+        return total
+
+    def _contribution(self, p: int, g: int) -> float:
+        """One merged bin's current log odds (as `_log_odds`, without numpy: one customer)."""
+        log = math.log
+        mpos, mneg = self.mpos[p], self.mneg[p]
+        n = len(mpos)
+        tp, tn = self.total_pos, self.total_neg
+        if self.settings.mode == "adm":
+            return log(mpos[g] + 1 / n) - log(tp + 1) - log(mneg[g] + 1 / n) + log(tn + 1)
+        rate = (tp + 0.5) / (tp + tn + 1)
+        return (
+            log(mpos[g] + rate)
+            - log(tp + n * rate)
+            - log(mneg[g] + 1 - rate)
+            + log(tn + n * (1 - rate))
+        )
+
+    def _clamp(self) -> tuple[float, float]:
+        """Improved mode: never more certain than (0.5 + responses) / (1 + responses)."""
+        n = self.total_pos + self.total_neg
+        return 0.5 / (n + 1), (n + 0.5) / (n + 1)
 
     def _propensity(self, score: float) -> float:
         if self.settings.mode == "improved":
-            return 1 / (1 + math.exp(-max(min(score, 30.0), -30.0)))
+            lo, hi = self._clamp()
+            return min(max(1 / (1 + math.exp(-max(min(score, 30.0), -30.0))), lo), hi)
         k = bisect_right(self.class_cuts, score)
         pos, neg = self.class_pos[k], self.class_neg[k]
         return (0.5 + pos) / (1 + pos + neg)
@@ -631,7 +695,9 @@ class AdmModel:
         bins = self.encoder.bins_of(raw)
         scores = self._scores(bins)
         if self.settings.mode == "improved":
-            return np.asarray(1 / (1 + np.exp(-np.clip(scores, -30, 30))), dtype=np.float64)
+            lo, hi = self._clamp()
+            p = 1 / (1 + np.exp(-np.clip(scores, -30, 30)))
+            return np.asarray(np.clip(p, lo, hi), dtype=np.float64)
         k = np.searchsorted(np.asarray(self.class_cuts), scores, side="right")
         pos, neg = np.asarray(self.class_pos)[k], np.asarray(self.class_neg)[k]
         return np.asarray((0.5 + pos) / (1 + pos + neg), dtype=np.float64)
@@ -639,15 +705,15 @@ class AdmModel:
     def explain_one(self, x: Features) -> dict[str, float]:
         self._flush()
         bins, _ = self.encoder.encode(x, learn=False)
-        out = {}
-        adm = self.settings.mode == "adm"
-        for p in self.active:
-            group = self.group_of[p]
-            b = bins[p]
-            g = group[b] if b < len(group) else self._unseen_group(p)
-            c = self._contributions(p)[g]
-            out[self.encoder.names[p]] = c / (1 + len(self.active)) if adm else self.weights[p] * c
-        return out
+        if self.settings.mode == "adm":
+            return {
+                self.encoder.names[p]: table[self._group(p, bins[p])]
+                for p, table in self.tables.items()
+            }
+        return {
+            self.encoder.names[p]: self.weights[p] * self._contribution(p, self._group(p, bins[p]))
+            for p in self.active
+        }
 
     # --- reporting -------------------------------------------------------------------
 
@@ -800,6 +866,8 @@ class AdmModel:
             "active": self.active,
             "weights": self.weights,
             "intercept": self.intercept,
+            "tables": {str(p): t for p, t in self.tables.items()},
+            "base": self.base,
             "class_cuts": self.class_cuts,
             "class_pos": self.class_pos,
             "class_neg": self.class_neg,
@@ -863,6 +931,8 @@ class AdmModel:
         model.group_index = [int(v) for v in state["group_index"]]
         model.active = [int(v) for v in state["active"]]
         model.weights = [float(v) for v in state["weights"]]
+        model.tables = {int(p): [float(v) for v in t] for p, t in state["tables"].items()}
+        model.base = float(state["base"])
         model.class_cuts = [float(v) for v in state["class_cuts"]]
         model.class_pos = [float(v) for v in state["class_pos"]]
         model.class_neg = [float(v) for v in state["class_neg"]]

@@ -42,9 +42,12 @@ from nextbest.learning.report import ModelReport
 from nextbest.rules.types import RuleType
 
 ENCODER_KEY = "bank/encoder"
+GROUP_PREFIX = "group/"  # group models: "group/<issue>/<group>@<channel>"
 RESERVOIR_SUFFIX = "/reservoir"
-#: bank responses after which the shared encoder re-cuts its numeric grids (then freezes)
-REGRID_AT = (50, 200, 800, 3200)
+#: shares of the reservoir size at which (in bank responses) the shared encoder re-cuts its
+#: numeric grids; the last is the reservoir itself, so that every model's reservoir still
+#: holds all its responses and re-counting on the new grid is exact — then grids freeze
+REGRID_SHARES = (0.1, 0.4, 1.0)
 #: pseudo-responses of the channel-level rate in a group's pooled rate
 GROUP_SHRINK = 10.0
 
@@ -82,9 +85,10 @@ def model_features(
 
 
 class _Channel:
-    """Scoring arrays of one channel, one row per action of the configuration."""
+    """Scoring arrays of one channel: a column per action (and per group, for the group
+    models that actions borrow from)."""
 
-    def __init__(self, n: int, width: int, cuts: int) -> None:
+    def __init__(self, n: int, width: int, cuts: int, groups: int) -> None:
         # base-bin columns × actions: a customer's columns are then whole contiguous rows
         self.table = np.zeros((width, n))
         self.offset = np.zeros(n)
@@ -93,8 +97,15 @@ class _Channel:
         self.neg = np.zeros((n, cuts + 1))
         self.prior_a = np.full(n, 0.5)
         self.prior_b = np.full(n, 0.5)
+        self.strength = np.full(n, 1.0)  # pseudo-responses of each action's prior
         self.positives = np.zeros(n)
         self.responses = np.zeros(n)
+        # shared strength (mode "improved"): score = blend · own + (1 − blend) · (group + shift)
+        self.group_table = np.zeros((width, groups))
+        self.group_offset = np.zeros(groups)
+        self.group_responses = np.zeros(groups)
+        self.blend = np.ones(n)
+        self.shift = np.zeros(n)
 
 
 class AdmModels:
@@ -110,15 +121,20 @@ class AdmModels:
         update_every: int = 1000,
         half_life: float | None = None,
         half_life_seconds: float | None = None,
+        sharing: float = 300.0,
+        min_positives: float = 50.0,
     ) -> None:
         self.settings: dict[str, Any] = {
             "mode": mode,
             "reservoir": reservoir,
             "update_every": update_every,
             "half_life": half_life,
+            "min_positives": min_positives,
         }
         self.cold_start = cold_start
         self.prior_strength = prior_strength
+        # responses at which an action trusts its own model as much as its group's
+        self.sharing = sharing if (mode == "improved" and cold_start == "hierarchical") else 0.0
         self.half_life_seconds = half_life_seconds
         self.encoder: Encoder | None = None
         self.models: dict[str, AdmModel] = {}
@@ -128,7 +144,7 @@ class AdmModels:
         self._channels: dict[str, _Channel] = {}
         self._offsets = np.zeros(0, dtype=np.int64)
         self._capacity: list[int] = []
-        self._pending_states: dict[str, Any] = {}
+        self._group_scores: dict[tuple[int, str], FloatArray] = {}
         # the last decision's predictor values and their columns (held, so `is` is safe)
         self._cache: tuple[Features | None, npt.NDArray[np.int64]] | None = None
 
@@ -142,6 +158,7 @@ class AdmModels:
             reservoir=spec.reservoir,
             update_every=spec.update_every,
             half_life=spec.half_life,
+            min_positives=spec.min_positives,
             half_life_seconds=(
                 spec.half_life_time.total_seconds() if spec.half_life_time else None
             ),
@@ -170,12 +187,18 @@ class AdmModels:
         width = int(sum(self._capacity))
         cuts = max((len(m.class_cuts) for m in self.models.values()), default=0) + 4
         n = config.n_actions
-        self._channels = {c: _Channel(n, width, cuts) for c in config.channels}
+        self._channels = {c: _Channel(n, width, cuts, len(config.groups)) for c in config.channels}
         self._cache = None
-        for channel in config.channels:
+        for channel, arrays in self._channels.items():
+            arrays.strength[:] = self.prior_strength
+            for g in range(len(config.groups)):
+                self._refresh_group(g, channel)
             for a in range(n):
                 self._refresh(a, channel)
         self._refresh_priors()
+        for channel in config.channels:
+            for a in range(n):
+                self._refresh_blend(a, channel)
 
     def _require(self) -> tuple[CompiledConfig, Encoder]:
         if self._config is None or self.encoder is None:
@@ -199,25 +222,9 @@ class AdmModels:
             arrays.neg[action] = 0.0
             arrays.positives[action] = 0.0
             arrays.responses[action] = 0.0
+            self._refresh_blend(action, channel)
             return
-        model._flush()
-        adm = model.settings.mode == "adm"
-        scale = 1 / (1 + len(model.active)) if adm else 1.0
-        for p in model.active:
-            contributions = np.asarray(model._contributions(p))
-            group = model.group_of[p]
-            capacity = self._capacity[p]
-            unseen = model._unseen_group(p)
-            groups = np.full(capacity, unseen, dtype=np.int64)
-            known = min(len(group), capacity)
-            groups[:known] = group[:known]
-            weight = scale if adm else model.weights[p]
-            start = self._offsets[p]
-            row[start : start + capacity] = contributions[groups] * weight
-        if adm:
-            arrays.offset[action] = scale * (np.log1p(model.total_pos) - np.log1p(model.total_neg))
-        else:
-            arrays.offset[action] = model.intercept
+        arrays.offset[action] = self._write_column(model, row)
         k = len(model.class_cuts)
         if k + 1 > arrays.pos.shape[1]:
             self._layout()  # a finer classifier than the arrays hold: grow them
@@ -230,6 +237,64 @@ class AdmModels:
         arrays.neg[action, : k + 1] = model.class_neg
         arrays.positives[action] = model.total_pos
         arrays.responses[action] = model.total_pos + model.total_neg
+        self._refresh_blend(action, channel)
+
+    def _write_column(self, model: AdmModel, column: FloatArray) -> float:
+        """A model's scoring table spread over every base bin; returns its offset."""
+        model._flush()
+        column[:] = 0.0
+        for p, table in model.scoring_tables().items():
+            capacity = self._capacity[p]
+            group = model.group_of[p]
+            groups = np.full(capacity, model._unseen_group(p), dtype=np.int64)
+            known = min(len(group), capacity)
+            groups[:known] = group[:known]
+            start = self._offsets[p]
+            column[start : start + capacity] = np.asarray(table)[groups]
+        return model.offset()
+
+    def _group_key(self, g: int, channel: str) -> str:
+        config, _ = self._require()
+        return f"{GROUP_PREFIX}{config.groups[g]}@{channel}"
+
+    def _refresh_group(self, g: int, channel: str) -> None:
+        arrays = self._channels[channel]
+        model = self.models.get(self._group_key(g, channel))
+        if model is None:
+            arrays.group_table[:, g] = 0.0
+            arrays.group_offset[g] = 0.0
+            arrays.group_responses[g] = 0.0
+            return
+        arrays.group_offset[g] = self._write_column(model, arrays.group_table[:, g])
+        arrays.group_responses[g] = model.total_pos + model.total_neg
+        # the group's scores of its recent responses: what `shift` is calibrated on
+        self._group_scores[(g, channel)] = model._scores(model._reservoir_bins())
+
+    def _refresh_blend(self, action: int, channel: str) -> None:
+        """How much an action trusts itself over its group, and its rate against the group's."""
+        config, _ = self._require()
+        arrays = self._channels[channel]
+        group = self.models.get(self._group_key(int(config.group_idx[action]), channel))
+        if not self.sharing or group is None:
+            arrays.blend[action], arrays.shift[action] = 1.0, 0.0
+            return
+        n = arrays.responses[action]
+        arrays.blend[action] = n / (n + self.sharing)
+        group_rate = (group.total_pos + 0.5) / (group.total_pos + group.total_neg + 1)
+        k = arrays.strength[action]
+        own_rate = (arrays.positives[action] + k * group_rate) / (n + k)
+        # the shift that moves the group's personalised propensities, averaged over its
+        # recent customers, onto the action's own rate (Newton on mean σ(z + s) = rate)
+        z = self._group_scores.get((int(config.group_idx[action]), channel))
+        shift = float(np.log(own_rate / (1 - own_rate)) - np.log(group_rate / (1 - group_rate)))
+        if z is not None and len(z):
+            for _ in range(6):
+                p = 1 / (1 + np.exp(-np.clip(z + shift, -30, 30)))
+                slope = float((p * (1 - p)).mean())
+                if slope <= 1e-12:
+                    break
+                shift -= float(p.mean() - own_rate) / slope
+        arrays.shift[action] = shift
 
     def _refresh_priors(self, channels: list[str] | None = None) -> None:
         config, _ = self._require()
@@ -243,8 +308,36 @@ class AdmModels:
             g_pos = np.bincount(groups, weights=pos, minlength=len(config.groups))
             g_resp = np.bincount(groups, weights=resp, minlength=len(config.groups))
             rate = (g_pos + GROUP_SHRINK * channel_rate) / (g_resp + GROUP_SHRINK)
-            arrays.prior_a = self.prior_strength * rate[groups]
-            arrays.prior_b = self.prior_strength * (1 - rate[groups])
+            strength = self._prior_strengths(groups, pos, resp, rate, len(config.groups))
+            arrays.strength = strength[groups]
+            arrays.prior_a = arrays.strength * rate[groups]
+            arrays.prior_b = arrays.strength * (1 - rate[groups])
+
+    def _prior_strengths(
+        self, groups: IntArray, pos: FloatArray, resp: FloatArray, rate: FloatArray, n: int
+    ) -> FloatArray:
+        """Pseudo-responses of each group's prior, by the method of moments: how alike its
+        actions' rates are. Siblings that differ a lot make a weak prior (the data takes
+        over after a few responses); alike ones a strong one. `prior_strength` caps it
+        and stands in until two siblings have 20 responses each."""
+        strength = np.full(n, self.prior_strength)
+        known = resp >= 20
+        if known.sum() < 2:
+            return strength
+        own = np.where(known, (pos + 0.5) / (resp + 1), 0.0)
+        count = np.bincount(groups[known], minlength=n)
+        total = np.bincount(groups[known], weights=own[known], minlength=n)
+        squares = np.bincount(groups[known], weights=own[known] ** 2, minlength=n)
+        noise = np.bincount(
+            groups[known], weights=(own * (1 - own) / np.maximum(resp, 1))[known], minlength=n
+        )
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = total / count
+            spread = squares / count - mean**2 - noise / count  # between-sibling variance
+            moments = rate * (1 - rate) / spread - 1
+        usable = (count >= 2) & (spread > 0)
+        strength[usable] = np.clip(moments[usable], 0.5, self.prior_strength)
+        return strength
 
     # --- scoring ---------------------------------------------------------------------
 
@@ -269,11 +362,25 @@ class AdmModels:
         neg = arrays.neg[actions, k]
         n = pos + neg
         if self.settings["mode"] == "improved":
+            total = arrays.responses[actions]
+            if self.sharing:
+                groups = self._require()[0].group_idx[actions]
+                shared = arrays.group_offset[groups] + arrays.group_table[columns][:, groups].sum(
+                    axis=0
+                )
+                blend = arrays.blend[actions]
+                score = blend * score + (1 - blend) * (shared + arrays.shift[actions])
+                total = total + arrays.group_responses[groups]
             rate = 1 / (1 + np.exp(-np.clip(score, -30, 30)))
+            rate = np.clip(rate, 0.5 / (total + 1), (total + 0.5) / (total + 1))
         else:
             with np.errstate(invalid="ignore", divide="ignore"):
                 rate = np.where(n > 0, pos / n, 0.5)
-        if self.cold_start == "hierarchical":
+        if self.sharing:
+            # the rate already holds what the group knows: the prior adds its weight
+            k = arrays.strength[actions]
+            prior_a, prior_b = rate * k, (1 - rate) * k
+        elif self.cold_start == "hierarchical":
             prior_a, prior_b = arrays.prior_a[actions], arrays.prior_b[actions]
         elif self.settings["mode"] == "improved":
             # one pseudo-response at the model's own rate: the mean is its σ(score)
@@ -333,13 +440,24 @@ class AdmModels:
             self.learned_at[key] = max(at, self.learned_at.get(key, at))
         sizes = [enc.size(p) for p in range(len(enc))]
         bins, raw = enc.encode(x or {}, learn=True)
-        analysed_before = model.next_analysis
-        model.learn_encoded(bins, raw, positive)
-        states: dict[str, Any] = {key: self._light_state(key, model)}
-        if model.next_analysis != analysed_before:
-            states[key + RESERVOIR_SUFFIX] = model.reservoir_state()
+        states: dict[str, Any] = {}
+        action = config.action_index.get(action_id)
+        learners = [(key, model)]
+        if self.sharing and action is not None:
+            group_key = self._group_key(int(config.group_idx[action]), channel)
+            group = self.models.get(group_key)
+            if group is None:
+                group = self.models[group_key] = AdmModel(encoder=enc, **self.settings)
+            learners.append((group_key, group))
+        for learner_key, learner in learners:
+            analysed_before = learner.next_analysis
+            learner.learn_encoded(bins, raw, positive)
+            states[learner_key] = self._light_state(learner_key, learner)
+            if learner.next_analysis != analysed_before:
+                states[learner_key + RESERVOIR_SUFFIX] = learner.reservoir_state()
         self.responses += 1
-        regrid = self.responses in REGRID_AT and not enc.frozen
+        size = int(self.settings["reservoir"])
+        regrid = not enc.frozen and self.responses in {max(1, int(size * f)) for f in REGRID_SHARES}
         if regrid:
             if enc.regrid():
                 # a new grid re-bins every model: all of them are persisted again
@@ -347,7 +465,7 @@ class AdmModels:
                     other.analyse()
                     states[other_key] = self._light_state(other_key, other)
                     states[other_key + RESERVOIR_SUFFIX] = other.reservoir_state()
-            enc.frozen = self.responses >= REGRID_AT[-1]
+            enc.frozen = self.responses >= size
         grew = any(enc.size(p) > self._capacity[p] for p in range(len(sizes)))
         if regrid or grew or len(enc) != len(sizes):
             self._layout()
@@ -355,10 +473,14 @@ class AdmModels:
         else:
             if [enc.size(p) for p in range(len(sizes))] != sizes:
                 states[ENCODER_KEY] = enc.to_state()
-            action = config.action_index.get(action_id)
             if action is not None and channel in self._channels:
                 self._refresh(action, channel)
                 self._refresh_priors([channel])
+                if self.sharing:
+                    g = int(config.group_idx[action])
+                    self._refresh_group(g, channel)
+                    for sibling in np.flatnonzero(config.group_idx == g):
+                        self._refresh_blend(int(sibling), channel)
         self._cache = None
         return states
 
@@ -403,6 +525,8 @@ class AdmModels:
     def describe(self) -> list[dict[str, Any]]:
         rows = []
         for key, model in sorted(self.models.items()):
+            if key.startswith(GROUP_PREFIX):
+                continue
             action_id, _, channel = key.rpartition("@")
             binning = model.binning()
             rows.append(

@@ -194,22 +194,30 @@ class Encoder:
                     # row by row or in columns, a model then cuts at the same points
                     self.pending[p].extend(values[~np.isnan(values)].tolist())
             else:
-                table = self.symbols[p]
-                codes = np.empty(n)
-                for i, v in enumerate(column):
-                    if v is None or (isinstance(v, float) and v != v):
-                        codes[i] = np.nan
-                        continue
-                    key = v if isinstance(v, str) else symbol_of(v)
-                    code = table.get(key)
-                    if code is None:
-                        if learn and len(table) < self.max_symbols:
-                            code = table[key] = len(table) + 2
-                        else:
-                            code = RESIDUAL
-                    codes[i] = code
-                out[:, p] = codes
+                out[:, p] = self._symbol_codes(p, column, learn=learn)
         return out
+
+    def _symbol_codes(self, p: int, column: Any, *, learn: bool) -> npt.NDArray[np.float64]:
+        table = self.symbols[p]
+        get = table.get
+        # the common case in one pass (text already known); the rest in order of appearance,
+        # so new symbols get the codes a row-by-row learner would give them
+        found = [get(v) if v.__class__ is str else None for v in column]
+        for i, code in enumerate(found):
+            if code is not None:
+                continue
+            v = column[i]
+            if v is None or (isinstance(v, float) and v != v):
+                continue
+            key = v if isinstance(v, str) else symbol_of(v)
+            code = table.get(key)
+            if code is None:
+                if learn and len(table) < self.max_symbols:
+                    code = table[key] = len(table) + 2
+                else:
+                    code = RESIDUAL
+            found[i] = code
+        return np.array([np.nan if c is None else c for c in found], dtype=np.float64)
 
     def bins_of(self, raw: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
         """Base bins for raw codes (n, predictors), vectorised."""

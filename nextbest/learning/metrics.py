@@ -109,3 +109,34 @@ def pav(
             else:
                 break
     return [(int(s), int(e), p, q) for s, e, p, q in blocks]
+
+
+def merge_small_blocks(
+    blocks: list[tuple[int, int, float, float]], least: float
+) -> list[tuple[int, int, float, float]]:
+    """Merge each block with fewer than `least` cases into its closer-rated neighbour.
+
+    Merging neighbours of a monotone sequence keeps it monotone, so this may follow `pav`."""
+    out = list(blocks)
+
+    def rate(b: tuple[int, int, float, float]) -> float:
+        return (b[2] + 0.5) / (b[2] + b[3] + 1)
+
+    while len(out) > 1:
+        i = min(range(len(out)), key=lambda j: (out[j][2] + out[j][3], j))
+        if out[i][2] + out[i][3] >= least:
+            break
+        if i == 0:
+            j = 1
+        elif i == len(out) - 1:
+            j = i - 1
+        else:
+            j = (
+                i - 1
+                if abs(rate(out[i - 1]) - rate(out[i])) <= abs(rate(out[i + 1]) - rate(out[i]))
+                else i + 1
+            )
+        a, b = sorted((i, j))
+        merged = (out[a][0], out[b][1], out[a][2] + out[b][2], out[a][3] + out[b][3])
+        out[a : b + 1] = [merged]
+    return out

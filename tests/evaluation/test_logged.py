@@ -228,7 +228,9 @@ def test_the_default_adaptive_candidate_is_the_adm_model(mode: str) -> None:
     result = evaluate_logged(data, model_factory=factory)
     pi = greedy_policy(score_log(data, factory).propensity, data.candidates)
     truth = float(np.mean((pi * THETA[segment]).sum(axis=1)))
-    assert truth > 0.95 * true_value(BEST)
+    # an ADM model scores with its last analysis (10, 20, 40, … responses), so the first
+    # few hundred rows of each action are decided on a coarser model than the rest
+    assert truth > 0.94 * true_value(BEST)
     for key in ("ips", "snips", "dr"):
         assert covers(result[key], truth, 0.08), key
     assert result["dr"]["value"] > true_value(UNIFORM) + 0.1
