@@ -32,6 +32,8 @@ from nextbest.clock import FixedClock
 from nextbest.config.loader import load_config
 from nextbest.decision.engine import Engine
 from nextbest.demo.profiles import generate_profiles
+from nextbest.learning import AdmModels, model_features
+from nextbest.profile.traits import coerce_traits
 from nextbest.sim.simulator import START
 from nextbest.store import open_store
 from nextbest.store.base import InteractionRow, StoredDecision
@@ -221,15 +223,23 @@ def seed_store(db: str, engine: Engine, customers: int, history_rows: int, seed:
             ),
             rows,
         )
-    # warm models: every action × channel has seen some responses
-    states = {}
-    for action in config.actions:
-        for channel in config.channels:
-            n = int(rng.integers(20, 2000))
-            pos = int(rng.binomial(n, rng.uniform(0.005, 0.2)))
-            states[f"{action.id}@{channel}"] = {"alpha": 1.0 + pos, "beta": 1.0 + n - pos}
-    engine.models.load_state(states)
-    store.save_model_states(states)
+    # warm models: every action on the web channel has seen some responses of these
+    # customers (the ADM bank learns from their profiles and page contexts)
+    bank = engine.models
+    if isinstance(bank, AdmModels):
+        profiles = [coerce_traits(config.env.profile, store.get_profile(c) or {}) for c in ids]
+        responses = []
+        for action in config.actions:
+            rate = rng.uniform(0.005, 0.2)
+            for _ in range(int(rng.integers(20, 200))):
+                x = model_features(
+                    config,
+                    profiles[int(rng.integers(len(profiles)))],
+                    {"page": str(rng.choice(PAGES))},
+                )
+                responses.append((action.id, "web", bool(rng.random() < rate), x))
+        bank.learn_many(responses)
+        store.save_model_states(bank.to_state())
     return ids
 
 

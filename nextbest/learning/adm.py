@@ -113,6 +113,7 @@ class AdmModel:
         # classifier's cut points stay consistent between analyses)
         self.tables: dict[int, list[float]] = {}
         self.base = 0.0
+        self.analysed_scores = np.zeros(0)
         self.class_cuts: list[float] = []  # classifier: score cut points
         self.class_pos: list[float] = [0.0]
         self.class_neg: list[float] = [0.0]
@@ -331,6 +332,7 @@ class AdmModel:
         self._select()
         self._freeze()
         self._calibrate()
+        self._remember_scores()
         self.next_analysis = (
             self.responses * 2
             if self.responses * 2 <= s.update_every
@@ -622,6 +624,22 @@ class AdmModel:
             return math.log(1 + self.total_pos) - math.log(1 + self.total_neg)
         return math.log((self.total_pos + 0.5) / (self.total_neg + 0.5))
 
+    def _remember_scores(self) -> None:
+        """What the tables add to the score of each reservoir row, as of this analysis
+        (the bank calibrates a new action's shift on its group's customers with it)."""
+        self.analysed_scores = self.frozen_scores(self._reservoir_bins())
+
+    def frozen_scores(self, bins: npt.NDArray[np.int64]) -> FloatArray:
+        """What the predictors add to the score, with the tables of the last analysis (for
+        rows of base bins); `offset()` is the rest."""
+        total = np.zeros(bins.shape[0])
+        for p, table in self.tables.items():
+            group = np.asarray(self.group_of[p])
+            b = np.minimum(bins[:, p], len(group) - 1)
+            g = np.where(bins[:, p] < len(group), group[b], self._unseen_group(p))
+            total += np.asarray(table)[g]
+        return total
+
     def _group(self, p: int, b: int) -> int:
         group = self.group_of[p]
         return group[b] if b < len(group) else self._unseen_group(p)
@@ -902,6 +920,8 @@ class AdmModel:
         self.res_next = int(res["next"]) % size
         self.res_filled = n
         self._bins_cache = None
+        # the reservoir is stored when the model analyses: these are that analysis's scores
+        self._remember_scores()
 
     @classmethod
     def from_state(cls, state: Mapping[str, Any], *, encoder: Encoder | None = None) -> Self:

@@ -25,7 +25,7 @@ fields (as `context.<name>`), minus `learning.exclude_predictors`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -144,7 +144,6 @@ class AdmModels:
         self._channels: dict[str, _Channel] = {}
         self._offsets = np.zeros(0, dtype=np.int64)
         self._capacity: list[int] = []
-        self._group_scores: dict[tuple[int, str], FloatArray] = {}
         # the last decision's predictor values and their columns (held, so `is` is safe)
         self._cache: tuple[Features | None, npt.NDArray[np.int64]] | None = None
 
@@ -267,8 +266,6 @@ class AdmModels:
             return
         arrays.group_offset[g] = self._write_column(model, arrays.group_table[:, g])
         arrays.group_responses[g] = model.total_pos + model.total_neg
-        # the group's scores of its recent responses: what `shift` is calibrated on
-        self._group_scores[(g, channel)] = model._scores(model._reservoir_bins())
 
     def _refresh_blend(self, action: int, channel: str) -> None:
         """How much an action trusts itself over its group, and its rate against the group's."""
@@ -285,9 +282,9 @@ class AdmModels:
         own_rate = (arrays.positives[action] + k * group_rate) / (n + k)
         # the shift that moves the group's personalised propensities, averaged over its
         # recent customers, onto the action's own rate (Newton on mean σ(z + s) = rate)
-        z = self._group_scores.get((int(config.group_idx[action]), channel))
+        z = group.analysed_scores + group.offset()
         shift = float(np.log(own_rate / (1 - own_rate)) - np.log(group_rate / (1 - group_rate)))
-        if z is not None and len(z):
+        if len(z):
             for _ in range(6):
                 p = 1 / (1 + np.exp(-np.clip(z + shift, -30, 30)))
                 slope = float((p * (1 - p)).mean())
@@ -356,7 +353,9 @@ class AdmModels:
     ) -> tuple[FloatArray, FloatArray]:
         arrays = self._channels[channel]
         columns = self._bins(x)
-        score = arrays.offset[actions] + arrays.table[columns][:, actions].sum(axis=0)
+        # the customer's columns are whole rows: summing them for every action and picking
+        # the candidates after is cheaper than a 2-D gather
+        score = arrays.offset[actions] + arrays.table[columns].sum(axis=0)[actions]
         k = (score[:, None] >= arrays.cuts[actions]).sum(axis=1)
         pos = arrays.pos[actions, k]
         neg = arrays.neg[actions, k]
@@ -365,9 +364,8 @@ class AdmModels:
             total = arrays.responses[actions]
             if self.sharing:
                 groups = self._require()[0].group_idx[actions]
-                shared = arrays.group_offset[groups] + arrays.group_table[columns][:, groups].sum(
-                    axis=0
-                )
+                per_group = arrays.group_offset + arrays.group_table[columns].sum(axis=0)
+                shared = per_group[groups]
                 blend = arrays.blend[actions]
                 score = blend * score + (1 - blend) * (shared + arrays.shift[actions])
                 total = total + arrays.group_responses[groups]
@@ -456,16 +454,12 @@ class AdmModels:
             if learner.next_analysis != analysed_before:
                 states[learner_key + RESERVOIR_SUFFIX] = learner.reservoir_state()
         self.responses += 1
-        size = int(self.settings["reservoir"])
-        regrid = not enc.frozen and self.responses in {max(1, int(size * f)) for f in REGRID_SHARES}
-        if regrid:
-            if enc.regrid():
-                # a new grid re-bins every model: all of them are persisted again
-                for other_key, other in self.models.items():
-                    other.analyse()
-                    states[other_key] = self._light_state(other_key, other)
-                    states[other_key + RESERVOIR_SUFFIX] = other.reservoir_state()
-            enc.frozen = self.responses >= size
+        regrid = self._regrid_due()
+        if regrid and self._regrid():
+            # a new grid re-bins every model: all of them are persisted again
+            for other_key, other in self.models.items():
+                states[other_key] = self._light_state(other_key, other)
+                states[other_key + RESERVOIR_SUFFIX] = other.reservoir_state()
         grew = any(enc.size(p) > self._capacity[p] for p in range(len(sizes)))
         if regrid or grew or len(enc) != len(sizes):
             self._layout()
@@ -483,6 +477,43 @@ class AdmModels:
                         self._refresh_blend(int(sibling), channel)
         self._cache = None
         return states
+
+    def _regrid_due(self) -> bool:
+        _, enc = self._require()
+        size = int(self.settings["reservoir"])
+        return not enc.frozen and self.responses in {max(1, int(size * f)) for f in REGRID_SHARES}
+
+    def _regrid(self) -> bool:
+        """Re-cut the shared grids (then freeze them once past the reservoir size); every
+        model analyses on the new grid. True if a grid changed."""
+        _, enc = self._require()
+        changed = enc.regrid()
+        if changed:
+            for model in self.models.values():
+                model.analyse()
+        enc.frozen = self.responses >= int(self.settings["reservoir"])
+        return changed
+
+    def learn_many(self, responses: Iterable[tuple[str, str, bool, Features | None]]) -> None:
+        """Learn (action id, channel, positive, x) responses in bulk — replaying a history,
+        warming a benchmark — and lay the scoring arrays out once at the end. Persist with
+        `to_state()` afterwards."""
+        config, enc = self._require()
+        for action_id, channel, positive, x in responses:
+            action = config.action_index.get(action_id)
+            keys = [model_id(action_id, channel)]
+            if self.sharing and action is not None:
+                keys.append(self._group_key(int(config.group_idx[action]), channel))
+            bins, raw = enc.encode(x or {}, learn=True)
+            for key in keys:
+                model = self.models.get(key)
+                if model is None:
+                    model = self.models[key] = AdmModel(encoder=enc, **self.settings)
+                model.learn_encoded(bins, raw, positive)
+            self.responses += 1
+            if self._regrid_due():
+                self._regrid()
+        self._layout()
 
     def _light_state(self, key: str, model: AdmModel) -> dict[str, Any]:
         state = model.to_state(reservoir=False)
@@ -516,7 +547,8 @@ class AdmModels:
             self.models[key] = model
             if "learned_at" in state:
                 self.learned_at[key] = float(state["learned_at"])
-            self.responses += model.responses
+            if not key.startswith(GROUP_PREFIX):  # group models see the same responses
+                self.responses += model.responses
         if self._config is not None:
             self._layout()
 

@@ -206,3 +206,21 @@ def test_models_survive_a_restart_on_sqlite(tmp_path) -> None:  # type: ignore[n
     reopened = Engine(open_store(db), make_config(), clock=clock, seed=1)
     assert np.allclose(reopened.models.mean(idx, "web", x), before, atol=1e-12)
     reopened.close()
+
+
+def test_bulk_learning_equals_one_response_at_a_time() -> None:
+    rng = random.Random(6)
+    responses = []
+    for _ in range(400):
+        traits = customer(rng)
+        x = model_features(CONFIG, traits, {"page": rng.choice(["cards", "home"])})
+        responses.append((rng.choice(ACTIONS), "web", rng.random() < 0.2, x))
+    one, bulk = AdmModels(min_positives=0), AdmModels(min_positives=0)
+    for bank in (one, bulk):
+        bank.bind(CONFIG)
+    for action, channel, y, x in responses:
+        one.learn_one(action, channel, y, x)
+    bulk.learn_many(responses)
+    idx = np.arange(len(ACTIONS))
+    for _, _, _, x in responses[:30]:
+        assert np.allclose(one.mean(idx, "web", x), bulk.mean(idx, "web", x), atol=1e-9)
