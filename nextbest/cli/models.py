@@ -1,4 +1,4 @@
-"""`nextbest models report` and `nextbest models export`."""
+"""`nextbest models report`, `nextbest models export` and `nextbest models expire`."""
 
 from __future__ import annotations
 
@@ -139,3 +139,21 @@ def models_export(
     out.print(f"exported {len(reports)} models and {history.height} interactions to {out_dir}")
     for path in paths:
         out.print(f"  {path.name}", highlight=False, soft_wrap=True)
+
+
+@models_app.command("expire")
+def expire(
+    db: DbOption = DEFAULT_DB, config: ConfigOption = None, as_json: JsonOption = False
+) -> None:
+    """Record the timeout outcome for returned actions older than `learning.response_timeout`."""
+    engine = _open(db, config)
+    try:
+        expired = engine.expire_responses()
+    except NextbestError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        engine.close()
+    if as_json:
+        _print_json({"expired": expired})
+    else:
+        out.print(f"{expired} responses timed out")

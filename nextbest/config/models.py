@@ -142,6 +142,8 @@ class LearningSpec(_Model):
     half_life: float | None = Field(default=None, gt=0)  # in responses
     half_life_time: Duration | None = None
     control_group: float = Field(default=0.02, ge=0, le=1)
+    response_timeout: Duration | None = None
+    timeout_outcome: Literal["ignored", "rejected"] = "ignored"
     maturity: MaturitySpec = MaturitySpec()
     exclude_predictors: list[str] = Field(default_factory=list)
 

@@ -246,6 +246,30 @@ class Engine:
                 self.models.load_state(self.store.load_model_states())
             return inserted
 
+    def expire_responses(self, *, limit: int = 100_000) -> int:
+        """Record `learning.timeout_outcome` for every returned action whose decision is
+        older than `learning.response_timeout` and still has no positive or negative
+        outcome (Pega's response timeout); the models learn it. Returns how many.
+
+        Looks back two timeouts; run it at least that often (a response that comes later
+        still counts, as its own outcome)."""
+        spec = self.config.learning
+        if spec.response_timeout is None:
+            return 0
+        now = self.clock.now().timestamp()
+        timeout = spec.response_timeout.total_seconds()
+        answers = [o.value for o in (*POSITIVE_OUTCOMES, *NEGATIVE_OUTCOMES)]
+        pending = self.store.unanswered(now - 2 * timeout, now - timeout, answers, limit)
+        recorded = 0
+        for decision_id, action_id in pending:
+            recorded += self.record_outcome(
+                decision_id,
+                action_id,
+                spec.timeout_outcome,
+                idempotency_key=f"{decision_id}:{action_id}:timeout",
+            )
+        return recorded
+
     def model_reports(self) -> list[ModelReport]:
         """Every adaptive model with its binning (empty for non-ADM model banks)."""
         if not isinstance(self.models, AdmModels):

@@ -738,7 +738,9 @@ class AdmModel:
     @property
     def auc(self) -> float:
         self._flush()
-        return auc_from_bincounts(self.class_pos, self.class_neg, self._class_propensities())
+        # the classifier's bins in score order (a PAV classifier is monotone in score): the
+        # ROC of the score itself, as pdstools' full-range AUC of the classifier bins
+        return auc_from_bincounts(self.class_pos, self.class_neg, range(len(self.class_pos)))
 
     def _class_propensities(self) -> list[float]:
         return [

@@ -42,15 +42,18 @@ class ColdStartReport:
             "channel": self.channel,
             "true_rate": round(self.true_rate, 5),
             "curves": self.curves,
+            "early_rate_error": {k: round(self.early_error(k), 5) for k in self.curves},
             "faster": self.faster(),
         }
 
     def faster(self) -> bool:
-        """Whether, with the hierarchical prior, the average believed rate is nearer the true
-        rate at every checkpoint up to 100 responses."""
-        h, n = self.curves["hierarchical"], self.curves["none"]
-        early = [i for i, row in enumerate(h) if row["responses"] <= 100]
-        return all(h[i]["rate_error"] < n[i]["rate_error"] for i in early)
+        """Whether the hierarchical prior's average error of the believed rate over the
+        checkpoints up to 100 responses — the cold start — is the lower one."""
+        return self.early_error("hierarchical") < self.early_error("none")
+
+    def early_error(self, cold_start: str) -> float:
+        rows = [r for r in self.curves[cold_start] if r["responses"] <= 100]
+        return sum(r["rate_error"] for r in rows) / len(rows)
 
 
 def cold_start_experiment(

@@ -119,6 +119,13 @@ class HistoryStore(Protocol):
         nothing written) when the idempotency key was already recorded."""
         ...
 
+    def unanswered(
+        self, since_ts: float, before_ts: float, outcomes: Sequence[str], limit: int
+    ) -> list[tuple[str, str]]:
+        """(decision_id, action_id) of actions returned by decisions made in
+        [since_ts, before_ts) that have none of `outcomes` yet, oldest first."""
+        ...
+
     def customer_history(self, customer_id: str, since_ts: float) -> list[InteractionRow]: ...
 
     def contact_history(self, customer_id: str, since_ts: float) -> list[ContactRow]:

@@ -89,6 +89,20 @@ class MemoryStore:
             self.save_model_states(model_states)
         return True
 
+    def unanswered(
+        self, since_ts: float, before_ts: float, outcomes: Sequence[str], limit: int
+    ) -> list[tuple[str, str]]:
+        wanted = set(outcomes)
+        answered = {(r.decision_id, r.action_id) for r in self._all if r.outcome in wanted}
+        found = [
+            (d.ts, d.decision_id, a["action_id"])
+            for d in self._decisions.values()
+            if since_ts <= d.ts < before_ts
+            for a in d.actions
+            if (d.decision_id, a["action_id"]) not in answered
+        ]
+        return [(decision, action) for _, decision, action in sorted(found)[:limit]]
+
     def customer_history(self, customer_id: str, since_ts: float) -> list[InteractionRow]:
         rows = [r for r in self._history.get(customer_id, []) if r.ts >= since_ts]
         return sorted(rows, key=lambda r: r.ts)

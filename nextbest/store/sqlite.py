@@ -361,6 +361,24 @@ class SQLiteStore:
         )
         return list(map(InteractionRow._make, rows))
 
+    def unanswered(
+        self, since_ts: float, before_ts: float, outcomes: Sequence[str], limit: int
+    ) -> list[tuple[str, str]]:
+        marks = ", ".join(f":o{i}" for i in range(len(outcomes))) or "NULL"
+        rows = self._read(
+            "SELECT a.decision_id, a.action_id FROM decisions d "
+            "JOIN decision_actions a ON a.decision_id = d.decision_id "
+            "WHERE d.ts >= :since AND d.ts < :before AND NOT EXISTS ("
+            " SELECT 1 FROM interactions i WHERE i.decision_id = a.decision_id"
+            f" AND i.action_id = a.action_id AND i.outcome IN ({marks}))"
+            " ORDER BY d.ts, a.decision_id, a.rank LIMIT :l",
+            since=since_ts,
+            before=before_ts,
+            l=limit,
+            **{f"o{i}": o for i, o in enumerate(outcomes)},
+        )
+        return [(str(d), str(a)) for d, a in rows]
+
     def decisions(self, *, customer_id: str | None = None, limit: int = 50) -> list[StoredDecision]:
         if customer_id is None:
             rows = self._read(

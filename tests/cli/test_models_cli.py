@@ -116,3 +116,9 @@ def test_export_reports_an_unwritable_out(engine: FakeEngine, tmp_path: Path) ->
 def test_export_needs_out(engine: FakeEngine) -> None:
     code, out, err = run("models", "export")
     assert code == 2 and "--out" in out + err
+
+
+def test_expire_without_a_timeout_expires_nothing(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["models", "expire", "--json", "--db", str(tmp_path / "e.db")])
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout) == {"expired": 0}

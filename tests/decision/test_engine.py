@@ -271,3 +271,27 @@ def test_value_expression_is_computed_per_customer() -> None:
     assert found and all(a.value == 50.0 for a in found)  # income 50,000
     engine.upsert_profile("c1", {"income": None})  # unknown income: value 0, never chosen
     assert all("savings-plan" not in ids(engine.decide(web())) for _ in range(20))
+
+
+def test_responses_time_out_as_the_configured_outcome() -> None:
+    from nextbest.testing import SMALL_BANK
+
+    settings = (
+        SMALL_BANK["nextbest.yaml"]
+        + "learning:\n  response_timeout: 7d\n  timeout_outcome: ignored\n"
+    )
+    clock = FixedClock(T0)
+    engine = engine_with(files={"nextbest.yaml": settings}, clock=clock)
+    decision = engine.decide(web())
+    answered = decision.actions[0]
+    engine.record_outcome(decision.decision_id, answered.action_id, "accepted")
+    assert engine.expire_responses() == 0  # nothing is a week old yet
+    clock.set(T0 + timedelta(days=8))
+    expired = engine.expire_responses()
+    assert expired == len(decision.actions) - 1
+    outcomes = {
+        r.action_id: r.outcome for r in engine.store.history(decision_id=decision.decision_id)
+    }
+    assert outcomes[answered.action_id] == "accepted"
+    assert all(outcomes[a.action_id] == "ignored" for a in decision.actions[1:])
+    assert engine.expire_responses() == 0  # idempotent

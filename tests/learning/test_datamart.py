@@ -479,3 +479,57 @@ def test_read_history_reads_everything_even_while_rows_arrive() -> None:
     rows, decisions = read_history(store)  # type: ignore[arg-type]
     assert [r.decision_id for r in rows] == ["d0", "d1", "d2", "d3"]  # oldest first
     assert decisions == [] and store.counted == 3
+
+
+def test_a_trained_demo_model_set_loads_in_pdstools_with_our_auc_and_positives(
+    tmp_path: Path,
+) -> None:
+    """The demo bank's engine, trained on ground-truth responses of generated customers,
+    exported and read back by pdstools: every model's AUC and positives are ours."""
+    import numpy as np
+
+    from nextbest.config.loader import load_config
+    from nextbest.decision.engine import DEMO_CONFIG, Engine
+    from nextbest.demo.profiles import generate_profiles
+    from nextbest.demo.truth import GroundTruth
+    from nextbest.learning import AdmModels, model_features
+    from nextbest.profile.traits import coerce_traits
+    from nextbest.store.memory import MemoryStore
+    from nextbest.testing import FixedClock
+
+    config = load_config(DEMO_CONFIG)
+    bank = AdmModels(mode="adm", cold_start="none", min_positives=0)
+    engine = Engine(MemoryStore(), config, clock=FixedClock(T0), seed=1, models=bank)
+    truth = GroundTruth(config, seed=3)
+    raw = [t for _, t in generate_profiles(1500, 3)]
+    typed = [coerce_traits(config.env.profile, t) for t in raw]
+    rng = np.random.default_rng(3)
+    chosen = [a.id for a in config.actions if any(t.channel == "web" for t in a.treatments)][:8]
+    responses = []
+    for _ in range(6000):
+        c = int(rng.integers(len(raw)))
+        context = {"page": str(rng.choice(["home", "cards", "loans", "travel"]))}
+        action = chosen[int(rng.integers(len(chosen)))]
+        p = truth.probability(raw[c], action, "web", context)
+        responses.append(
+            (action, "web", bool(rng.random() < p), model_features(config, typed[c], context))
+        )
+    bank.learn_many(responses)
+    reports = engine.model_reports()
+    assert len(reports) == len(chosen)
+    assert any(len(r.binning.active) >= 2 for r in reports)  # a trained set, not empty models
+    assert any(r.binning.auc > 0.55 for r in reports)
+    write_datamart(reports, None, tmp_path)
+    dm = load(tmp_path)
+    assert dm.model_data is not None
+    models = {row["ModelID"]: row for row in dm.model_data.collect().iter_rows(named=True)}
+    for report in reports:
+        row = models[pega_model_id(report)]
+        assert row["Performance"] == pytest.approx(report.binning.auc, abs=1e-9)
+        assert row["Positives"] == pytest.approx(report.binning.positives, rel=1e-6)
+    # and pdstools' own AUC of the classifier bins agrees with ours
+    ranges = {r["ModelID"]: r for r in dm.active_ranges().collect().iter_rows(named=True)}
+    for report in reports:
+        assert ranges[pega_model_id(report)]["AUC_FullRange"] == pytest.approx(
+            report.binning.auc, abs=1e-6
+        )

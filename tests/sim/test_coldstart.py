@@ -22,6 +22,10 @@ def test_the_hierarchical_prior_starts_near_the_truth_and_adm_at_one_half() -> N
     # both learn: after 400 responses each is far nearer the truth than at the start
     assert none[-1]["rate_error"] < none[0]["rate_error"] / 5
     assert hierarchical[-1]["mean_abs_error"] < 0.1
+    assert (
+        data["faster"]
+        and data["early_rate_error"]["hierarchical"] < data["early_rate_error"]["none"]
+    )
 
 
 def test_cli_prints_both_curves() -> None:

@@ -134,3 +134,19 @@ def test_profile_merge_property(
         else:
             expected[k] = v
     assert (store.get_profile(customer_id) or {}) == expected
+
+
+def test_unanswered_lists_returned_actions_without_an_answer(store: Store) -> None:
+    store.record_decision(decision("d1", ts=100.0), [])
+    store.record_decision(decision("d2", ts=150.0), [])
+    store.record_decision(decision("d3", ts=300.0), [])  # too young
+    answers = ["accepted", "converted", "rejected", "ignored"]
+    assert store.unanswered(0.0, 200.0, answers, 10) == [("d1", "a1"), ("d2", "a1")]
+    # an impression or a click is no answer; an acceptance is
+    store.record_outcome(OutcomeRecord("d1", "a1", "clicked", 120.0, "k1", "c1", "i", "i/g", "web"))
+    store.record_outcome(
+        OutcomeRecord("d2", "a1", "accepted", 160.0, "k2", "c1", "i", "i/g", "web")
+    )
+    assert store.unanswered(0.0, 200.0, answers, 10) == [("d1", "a1")]
+    assert store.unanswered(120.0, 200.0, answers, 10) == []  # d1 is older than the window
+    assert store.unanswered(0.0, 200.0, answers, 0) == []
