@@ -75,6 +75,17 @@ class AdmSettings:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, not {self.mode!r}")
 
 
+def interval_symbol(lo: float | None, hi: float | None, spec: str) -> str:
+    """Pega's bin symbols: `<54.04`, `[54.04, 82.2>`, `>=111.32` (`ALL` when unbounded)."""
+    if lo is None and hi is None:
+        return "ALL"
+    if lo is None:
+        return f"<{hi:{spec}}"
+    if hi is None:
+        return f">={lo:{spec}}"
+    return f"[{lo:{spec}}, {hi:{spec}}>"
+
+
 class AdmModel:
     """One ADM-class model (say, one action on one channel)."""
 
@@ -799,14 +810,7 @@ class AdmModel:
                 base = members.get(g, [])
                 lo = cuts[min(base) - 2] if base and min(base) >= 2 else None
                 hi = cuts[max(base) - 1] if base and max(base) - 1 < len(cuts) else None
-                if lo is None and hi is None:
-                    symbol = "ALL"
-                elif lo is None:
-                    symbol = f"<{hi:g}"
-                elif hi is None:
-                    symbol = f">={lo:g}"
-                else:
-                    symbol = f"[{lo:g}, {hi:g}>"
+                symbol = interval_symbol(lo, hi, "g")
                 out.append(
                     Bin(g + 1, "EQUIBEHAVIOR", symbol, lo, hi, mpos[g], mneg[g], contributions[g])
                 )
@@ -844,14 +848,7 @@ class AdmModel:
         for k, (p, n) in enumerate(zip(self.class_pos, self.class_neg, strict=True)):
             lo = cuts[k - 1] if k > 0 else None
             hi = cuts[k] if k < len(cuts) else None
-            if lo is None and hi is None:
-                symbol = "ALL"
-            elif lo is None:
-                symbol = f"<{hi:.6g}"
-            elif hi is None:
-                symbol = f">={lo:.6g}"
-            else:
-                symbol = f"[{lo:.6g}, {hi:.6g}>"
+            symbol = interval_symbol(lo, hi, ".6g")
             bins.append(Bin(k + 1, "EQUIBEHAVIOR", symbol, lo, hi, p, n, 0.0, props[k]))
         return PredictorBinning(
             name="Classifier",

@@ -159,14 +159,7 @@ class Encoder:
                 bins.append(MISSING)
                 raw.append(NAN)
             else:
-                table = self.symbols[p]
-                key = v if isinstance(v, str) else symbol_of(v)
-                code = table.get(key)
-                if code is None:
-                    if learn and len(table) < self.max_symbols:
-                        code = table[key] = len(table) + 2
-                    else:
-                        code = RESIDUAL
+                code = self._code(p, v, learn=learn)
                 bins.append(code)
                 raw.append(float(code))
         return bins, raw
@@ -197,6 +190,19 @@ class Encoder:
                 out[:, p] = self._symbol_codes(p, column, learn=learn)
         return out
 
+    def _code(self, p: int, value: Any, *, learn: bool) -> int:
+        """A symbol's base bin: new symbols get one while learning (until the space is full),
+        otherwise they are RESIDUAL."""
+        table = self.symbols[p]
+        key = value if isinstance(value, str) else symbol_of(value)
+        code = table.get(key)
+        if code is None:
+            if learn and len(table) < self.max_symbols:
+                code = table[key] = len(table) + 2
+            else:
+                code = RESIDUAL
+        return code
+
     def _symbol_codes(self, p: int, column: Any, *, learn: bool) -> npt.NDArray[np.float64]:
         table = self.symbols[p]
         get = table.get
@@ -209,14 +215,7 @@ class Encoder:
             v = column[i]
             if v is None or (isinstance(v, float) and v != v):
                 continue
-            key = v if isinstance(v, str) else symbol_of(v)
-            code = table.get(key)
-            if code is None:
-                if learn and len(table) < self.max_symbols:
-                    code = table[key] = len(table) + 2
-                else:
-                    code = RESIDUAL
-            found[i] = code
+            found[i] = self._code(p, v, learn=learn)
         return np.array([np.nan if c is None else c for c in found], dtype=np.float64)
 
     def bins_of(self, raw: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:

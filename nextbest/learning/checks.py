@@ -13,7 +13,7 @@ import copy
 import json
 import math
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from nextbest.learning.base import Model
@@ -141,10 +141,6 @@ CHECKS: tuple[Callable[[Factory], None], ...] = (
     check_reproducible,
     check_clone_is_fresh,
 )
-
-
-def checks() -> Iterator[Callable[[Factory], None]]:
-    yield from CHECKS
 
 
 def check_model(factory: Factory) -> None:
