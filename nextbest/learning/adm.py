@@ -43,6 +43,8 @@ from nextbest.learning.metrics import auc_from_bincounts, merge_small_blocks, pa
 from nextbest.learning.report import Bin, ModelBinning, PredictorBinning
 
 MODES = ("adm", "improved")
+#: mode → (min_share, granularity) defaults
+MODE_BINNING = {"adm": (0.05, 0.25), "improved": (0.03, 0.5)}
 #: learn_one applies its queue once it holds this many responses
 QUEUE = 256
 #: at most this many score groups enter the classifier's PAV
@@ -59,8 +61,12 @@ SCALAR_BELOW = 16
 class AdmSettings:
     mode: str = "adm"  # adm: Pega's formulas; improved: base-rate smoothing + fitted weights
     base_bins: int = 20  # numeric base grid: quantile intervals before merging
-    min_share: float = 0.05  # ADM "grouping minimum cases": least share of cases per bin
-    granularity: float = 0.25  # ADM "grouping granularity": higher → more bins
+    # ADM's "grouping minimum cases" (least share of cases per bin) and "grouping
+    # granularity" (higher → more bins); None: the mode's default — ADM's 0.05 and 0.25 for
+    # mode "adm", finer bins (0.03, 0.5) for "improved", whose fitted weights and base-rate
+    # smoothing temper a noisy bin (chosen on the two benchmark datasets, see learning.md)
+    min_share: float | None = None
+    granularity: float | None = None
     performance_threshold: float = 0.52  # activate predictors with a univariate AUC above
     correlation_threshold: float = 0.8  # |correlation| that puts predictors in one group
     max_symbols: int = 500
@@ -73,6 +79,21 @@ class AdmSettings:
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, not {self.mode!r}")
+        share, granularity = MODE_BINNING[self.mode]
+        if self.min_share is None:
+            object.__setattr__(self, "min_share", share)
+        if self.granularity is None:
+            object.__setattr__(self, "granularity", granularity)
+
+    @property
+    def share(self) -> float:
+        assert self.min_share is not None
+        return self.min_share
+
+    @property
+    def grain(self) -> float:
+        assert self.granularity is not None
+        return self.granularity
 
 
 def interval_symbol(lo: float | None, hi: float | None, spec: str) -> str:
@@ -401,7 +422,7 @@ class AdmModel:
             total = sum(pos) + sum(neg)
             atoms = []
             for b in range(2, len(pos)):
-                (atoms if pos[b] + neg[b] >= s.min_share * total and total > 0 else rare).append(b)
+                (atoms if pos[b] + neg[b] >= s.share * total and total > 0 else rare).append(b)
             # symbols are grouped in order of their (smoothed) success rate
             atoms.sort(key=lambda b: ((pos[b] + 0.5) / (pos[b] + neg[b] + 1), b))
             fixed = [MISSING, RESIDUAL]
@@ -409,8 +430,8 @@ class AdmModel:
             merge_adjacent(
                 [pos[b] for b in atoms],
                 [neg[b] for b in atoms],
-                min_share=s.min_share if self.encoder.numeric[p] else 0.0,
-                granularity=s.granularity,
+                min_share=s.share if self.encoder.numeric[p] else 0.0,
+                granularity=s.grain,
             )
             if atoms
             else []

@@ -100,7 +100,8 @@ class Encoder:
         self.cuts: list[list[float]] = []
         self.symbols: list[dict[str, int]] = []
         self.sketches: list[TDigest | None] = []
-        self.pending: list[list[float]] = []
+        self.pending: list[list[float]] = []  # values for the sketch, row by row
+        self.pending_columns: list[list[npt.NDArray[np.float64]]] = []  # … and in columns
         self.version = 0  # bumped whenever a grid changes: models then recount
         self.frozen = False
         self.seen: set[str] = set()
@@ -117,6 +118,7 @@ class Encoder:
         self.symbols.append({})
         self.sketches.append(TDigest(max_centroids=self.sketch_k) if kind == NUMERIC else None)
         self.pending.append([])
+        self.pending_columns.append([])
         self.seen.add(name)
         return len(self.names) - 1
 
@@ -185,7 +187,8 @@ class Encoder:
                 if learn and not self.frozen:
                     # the sketch takes values only at `regrid`, in the order they came:
                     # row by row or in columns, a model then cuts at the same points
-                    self.pending[p].extend(values[~np.isnan(values)].tolist())
+                    self.flush_rows(p)
+                    self.pending_columns[p].append(values[~np.isnan(values)])
             else:
                 out[:, p] = self._symbol_codes(p, column, learn=learn)
         return out
@@ -208,15 +211,14 @@ class Encoder:
         get = table.get
         # the common case in one pass (text already known); the rest in order of appearance,
         # so new symbols get the codes a row-by-row learner would give them
-        found = [get(v) if v.__class__ is str else None for v in column]
-        for i, code in enumerate(found):
-            if code is not None:
-                continue
+        found = np.array([get(v) if v.__class__ is str else None for v in column], dtype=object)
+        for i in np.flatnonzero(found == None):  # noqa: E711 (elementwise, on objects)
             v = column[i]
             if v is None or (isinstance(v, float) and v != v):
-                continue
-            found[i] = self._code(p, v, learn=learn)
-        return np.array([np.nan if c is None else c for c in found], dtype=np.float64)
+                found[i] = np.nan
+            else:
+                found[i] = self._code(p, v, learn=learn)
+        return found.astype(np.float64)
 
     def bins_of(self, raw: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
         """Base bins for raw codes (n, predictors), vectorised."""
@@ -231,13 +233,23 @@ class Encoder:
             out[:, p] = np.where(missing, MISSING, b)
         return out
 
+    def flush_rows(self, p: int) -> None:
+        """Move predictor p's row-by-row values behind its column chunks (order kept)."""
+        if self.pending[p]:
+            self.pending_columns[p].append(np.asarray(self.pending[p], dtype=np.float64))
+            self.pending[p].clear()
+
     def flush(self) -> None:
-        for p, values in enumerate(self.pending):
-            if values:
-                sketch = self.sketches[p]
-                assert sketch is not None
-                sketch.batch_update(values)
-                values.clear()
+        """Feed the sketches every value since the last flush, in arrival order, in one
+        call each: however the values arrived, a sketch sees the same sequence."""
+        for p, sketch in enumerate(self.sketches):
+            self.flush_rows(p)
+            chunks = self.pending_columns[p]
+            if chunks and sketch is not None:
+                values = np.concatenate(chunks)
+                if len(values):
+                    sketch.batch_update(values)  # type: ignore[arg-type]  # any float buffer
+            chunks.clear()
 
     def regrid(self) -> bool:
         """Re-cut numeric predictors at the sketch's quantiles; True if a grid changed."""

@@ -43,18 +43,29 @@ def auc_from_bincounts(
     negatives: Sequence[float] | FloatArray,
     propensities: Sequence[float] | FloatArray | None = None,
 ) -> float:
-    """AUC of a binning: bins sorted by propensity (default pos / (pos + neg)), trapezoids."""
-    pos = np.asarray(positives, dtype=np.float64)
-    neg = np.asarray(negatives, dtype=np.float64)
-    if pos.sum() == 0 or neg.sum() == 0:
+    """AUC of a binning: bins sorted by propensity (default pos / (pos + neg)), trapezoids.
+
+    Plain Python: an analysis calls it once per predictor on a few dozen bins, where numpy's
+    per-call overhead would be most of the cost. Bins of equal rate lie on one line of the
+    ROC curve, so their order among themselves does not change the area (this equals
+    pdstools' numpy version however ties are sorted)."""
+    pos = [float(p) for p in positives]
+    neg = [float(q) for q in negatives]
+    total_pos, total_neg = sum(pos), sum(neg)
+    if total_pos == 0 or total_neg == 0:
         return 0.5
-    with np.errstate(invalid="ignore", divide="ignore"):
-        probs = pos / (pos + neg) if propensities is None else np.asarray(propensities)
-    order = np.argsort(probs)[::-1]
-    fpr = np.cumsum(neg[order]) / neg.sum()
-    tpr = np.cumsum(pos[order]) / pos.sum()
-    area = np.diff(fpr, prepend=0) * (tpr + np.insert(np.roll(tpr, 1)[1:], 0, 0)) / 2
-    return safe_range_auc(float(np.sum(area)))
+    if propensities is None:
+        # an empty bin adds nothing to the curve: where it sorts does not matter
+        keys = [p / (p + q) if p + q > 0 else -math.inf for p, q in zip(pos, neg, strict=True)]
+    else:
+        keys = [float(k) for k in propensities]
+    area = fpr = tpr = 0.0
+    for i in sorted(range(len(pos)), key=keys.__getitem__, reverse=True):
+        next_fpr = fpr + neg[i] / total_neg
+        next_tpr = tpr + pos[i] / total_pos
+        area += (next_fpr - fpr) * (next_tpr + tpr) / 2
+        fpr, tpr = next_fpr, next_tpr
+    return safe_range_auc(area)
 
 
 def auc(
