@@ -50,6 +50,8 @@ BoolArray = npt.NDArray[np.bool_]
 SAMPLE_BUDGET = 8192
 #: how many more draws a one-slot request gets (it is estimated with array operations only)
 SINGLE_SLOT_FACTOR = 8
+#: model factors named in an explained action's reasons
+TOP_FACTORS = 3
 #: the random model control group's propensities
 UNIFORM = UniformPropensities()
 
@@ -431,6 +433,14 @@ def decide(config: CompiledConfig, models: PropensityModels, inputs: DecisionInp
         ]
         if is_fallback:
             reasons.append("fallback: nothing else qualified")
+        if explain and not control:
+            factors = models.explain(a, request.channel, features)
+            top = sorted(factors.items(), key=lambda kv: -abs(kv[1]))[:TOP_FACTORS]
+            if top:
+                reasons.append(
+                    "model: "
+                    + ", ".join(f"{name} = {features.get(name)!s} ({c:+.2f})" for name, c in top)
+                )
         actions.append(
             RankedAction(
                 action_id=config.actions[a].id,

@@ -411,6 +411,22 @@ class AdmModels:
         hi = np.asarray(betaincinv(a, b, 1 - BOUND_TAIL), dtype=np.float64)
         return lo, hi
 
+    def explain(self, action: int, channel: str, x: Features) -> dict[str, float]:
+        """What each predictor adds to the action's score for `x` — its own model's and,
+        weighted as in scoring, its group model's contributions."""
+        config, _ = self._require()
+        arrays = self._channels[channel]
+        own = self._model(action, channel)
+        out = dict(own.explain_one(x)) if own is not None else {}
+        blend = float(arrays.blend[action])
+        if self.sharing and blend < 1:
+            group = self.models.get(self._group_key(int(config.group_idx[action]), channel))
+            if group is not None:
+                out = {k: v * blend for k, v in out.items()}
+                for name, c in group.explain_one(x).items():
+                    out[name] = out.get(name, 0.0) + (1 - blend) * c
+        return out
+
     def positives(self, actions: IntArray, channel: str) -> FloatArray:
         """Each model's (decayed) positive responses: its maturity."""
         return np.asarray(self._channels[channel].positives[actions], dtype=np.float64)

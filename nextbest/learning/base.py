@@ -94,6 +94,9 @@ class PropensityModels(Protocol):
     def positives(self, actions: IntArray, channel: str) -> FloatArray:
         """Each model's positive responses so far: how mature it is."""
 
+    def explain(self, action: int, channel: str, x: Features) -> dict[str, float]:
+        """Each predictor's contribution (log odds) to one action's score for `x`."""
+
     def learn_one(
         self,
         action_id: str,

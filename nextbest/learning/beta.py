@@ -96,6 +96,9 @@ class BetaBernoulliModels:
         j = self._channel_pos[channel]
         return self._lo[actions, j], self._hi[actions, j]
 
+    def explain(self, action: int, channel: str, x: Features) -> dict[str, float]:
+        return {}  # a rate per action × channel: nothing about the customer
+
     def positives(self, actions: IntArray, channel: str) -> FloatArray:
         j = self._channel_pos[channel]
         return np.asarray(self._alpha[actions, j] - self.prior[0], dtype=np.float64)

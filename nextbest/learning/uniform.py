@@ -50,6 +50,9 @@ class UniformPropensities:
     ) -> tuple[FloatArray, FloatArray]:
         return np.zeros(len(actions)), np.ones(len(actions))
 
+    def explain(self, action: int, channel: str, x: Features) -> dict[str, float]:
+        return {}
+
     def positives(self, actions: IntArray, channel: str) -> FloatArray:
         return np.full(len(actions), np.inf)  # never held back as immature
 

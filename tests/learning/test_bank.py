@@ -224,3 +224,34 @@ def test_bulk_learning_equals_one_response_at_a_time() -> None:
     idx = np.arange(len(ACTIONS))
     for _, _, _, x in responses[:30]:
         assert np.allclose(one.mean(idx, "web", x), bulk.mean(idx, "web", x), atol=1e-9)
+
+
+def test_explained_decisions_name_the_models_top_factors_and_never_protected_ones() -> None:
+    from nextbest.decision.engine import Engine
+    from nextbest.store.memory import MemoryStore
+
+    bank = AdmModels(min_positives=0)
+    engine = Engine(MemoryStore(), CONFIG, clock=FixedClock(T0), seed=2, models=bank)
+    rng = random.Random(9)
+    responses = []
+    for _ in range(1500):
+        traits = customer(rng)
+        x = model_features(CONFIG, traits, {"page": rng.choice(["cards", "home"])})
+        action = rng.choice(ACTIONS)
+        young = traits["age"] < 30  # type: ignore[operator]
+        responses.append((action, "web", rng.random() < (0.4 if young else 0.05), x))
+    bank.learn_many(responses)
+    engine.upsert_profile("c1", {"age": 22, "income": 40000, "in_arrears": False, "gender": "f"})
+    engine.set_consent("c1", "marketing", "granted")
+    request = DecisionRequest(
+        channel="web",
+        placements=(Placement("sidebar", 2),),
+        customer_id="c1",
+        assurance_level=1,
+        explain=True,
+    )
+    decision = engine.decide(request)
+    assert not decision.model_control_group  # c1 is not in this month's control group
+    factors = [r for a in decision.actions for r in a.reasons if r.startswith("model: ")]
+    assert factors and all("age = 22" in r for r in factors)
+    assert not any("gender" in r or "first_name" in r for r in factors)
