@@ -271,9 +271,13 @@ class AdmModel:
         """Learn rows given as columns, analysing wherever the schedule says so."""
         start = 0
         while start < len(y):
-            # during the warm-up every doubling point is an analysis; after it a batch is
-            # learned whole and analysed once (as ADM updates after N responses)
-            warm = self.next_analysis <= self.settings.update_every
+            # while the grids settle (the warm-up doublings, then until the reservoir is
+            # full) every scheduled analysis happens; after that a batch is learned whole
+            # and analysed once (as ADM updates after N responses)
+            warm = (
+                self.next_analysis <= self.settings.update_every
+                or self.responses < self.settings.reservoir
+            )
             step = max(self.next_analysis - self.responses, 1) if warm else len(y)
             stop = min(len(y), start + step)
             part = {name: column[start:stop] for name, column in X.items()}
@@ -370,6 +374,9 @@ class AdmModel:
             if self.responses * 2 <= s.update_every
             else self.responses + s.update_every
         )
+        if self.responses < s.reservoir:
+            # the analysis that finds the reservoir full is the one that settles the grids
+            self.next_analysis = min(self.next_analysis, s.reservoir)
 
     def _reservoir_bins(self) -> npt.NDArray[np.int64]:
         """Base bins of the reservoir rows (the analysis needs them several times)."""
