@@ -7,7 +7,7 @@ them from and to JSON.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -110,3 +110,11 @@ class Decision:
 
     def placement(self, name: str) -> tuple[RankedAction, ...]:
         return tuple(a for a in self.actions if a.placement == name)
+
+    def to_document(self) -> dict[str, Any]:
+        """The decision as JSON-able data (what the CLI prints and the API returns)."""
+        doc = asdict(self)
+        doc["time"] = self.time.isoformat()
+        doc["direction"] = self.direction.value
+        doc["features"] = dict(self.features)
+        return doc

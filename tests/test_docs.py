@@ -53,3 +53,16 @@ def test_readme_shows_the_two_commands_and_ci_runs_the_test_one() -> None:
     readme = (root / "README.md").read_text()
     assert "./scripts/demo" in readme and "./scripts/test" in readme
     assert "./scripts/test" in (root / ".ci" / "run").read_text()
+
+
+def test_every_api_route_is_documented() -> None:
+    from nextbest.api import create_app
+    from nextbest.testing import make_engine
+
+    text = (DOCS / "api.md").read_text()
+    schema = create_app(make_engine()).openapi()
+    for path, methods in schema["paths"].items():
+        for method in methods:
+            assert f"`{method.upper()} {path}`" in text, (
+                f"docs/api.md lacks {method.upper()} {path}"
+            )

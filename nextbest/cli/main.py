@@ -110,10 +110,7 @@ def _parse_context(items: list[str]) -> dict[str, Any]:
 
 
 def decision_document(decision: Decision) -> dict[str, Any]:
-    doc = asdict(decision)
-    doc["time"] = decision.time.isoformat()
-    doc["direction"] = decision.direction.value
-    return doc
+    return decision.to_document()
 
 
 @app.command()
@@ -515,6 +512,39 @@ def demo(
     out.print(
         f"Try: nextbest decide --db {db} --customer C000001 --channel web "
         "--placement hero --context page=cards --assurance 1 --explain"
+    )
+
+
+@app.command()
+def serve(
+    db: DbOption = DEFAULT_DB,
+    config: ConfigOption = None,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
+) -> None:
+    """Serve the decision API over HTTP (FastAPI on uvicorn)."""
+    import os
+
+    import uvicorn
+
+    from nextbest.config.loader import load_config
+    from nextbest.decision.engine import default_config_dir
+
+    try:  # a broken configuration stops here, with its problems, not in every worker
+        load_config(config or default_config_dir())
+    except ConfigError as exc:
+        raise _fail(str(exc)) from None
+    os.environ["NEXTBEST_DB"] = db
+    os.environ["NEXTBEST_CONFIG"] = str(config) if config else ""
+    err.print(f"nextbest serving {db} on http://{host}:{port} (docs at /docs)")
+    uvicorn.run(
+        "nextbest.api.app:create_app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
     )
 
 

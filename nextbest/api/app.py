@@ -1,0 +1,177 @@
+"""The HTTP service (FastAPI): decisions and outcomes under `/v1`, health, problems.
+
+`create_app(engine)` serves one engine; `create_app_from_env()` is the factory `nextbest
+serve` hands to uvicorn (it reads `NEXTBEST_DB` and `NEXTBEST_CONFIG`). Endpoints are plain
+`def`s: FastAPI runs them on its thread pool, and the engine serialises writes itself.
+
+Every client error is an RFC 9457 `application/problem+json` body that names the offending
+field (`errors: [{"field", "message"}]`); nothing a client sends produces a 5xx.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from nextbest.api.schemas import DecisionIn, OutcomeIn, OutcomeList, as_json
+from nextbest.decision.engine import Engine
+from nextbest.errors import NotFoundError, RequestError
+
+PROBLEM = "application/problem+json"
+
+
+def problem(status: int, title: str, errors: list[dict[str, str]]) -> JSONResponse:
+    detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors) or title
+    body = {
+        "type": "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "errors": errors,
+    }
+    return JSONResponse(body, status_code=status, media_type=PROBLEM)
+
+
+def _field(location: tuple[Any, ...]) -> str:
+    """pydantic's ('body', 'placements', 0, 'count') → `placements[0].count`."""
+    parts = [p for p in location if p != "body"]
+    out = ""
+    for p in parts:
+        if isinstance(p, int):
+            out += f"[{p}]"
+        else:
+            out += ("." if out else "") + str(p)
+    return out or "body"
+
+
+def create_app(engine: Engine) -> FastAPI:
+    app = FastAPI(
+        title="nextbest",
+        summary="Real-time next-best-action decisions, outcomes and learning.",
+        version="0.1.0",
+    )
+    app.state.engine = engine
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = []
+        for error in exc.errors():
+            if error.get("type") == "json_invalid":
+                errors.append({"field": "body", "message": "is not valid JSON"})
+                continue
+            errors.append(
+                {"field": _field(tuple(error.get("loc", ()))), "message": str(error.get("msg"))}
+            )
+        return problem(422, "invalid request", errors)
+
+    @app.exception_handler(RequestError)
+    def _bad(request: Request, exc: RequestError) -> JSONResponse:
+        return problem(
+            422, "request cannot be served", [{"field": exc.field, "message": exc.message}]
+        )
+
+    @app.exception_handler(NotFoundError)
+    def _missing(request: Request, exc: NotFoundError) -> JSONResponse:
+        return problem(404, "not found", [{"field": exc.field, "message": exc.message}])
+
+    @app.get("/healthz", tags=["operations"])
+    def healthz() -> dict[str, Any]:
+        return {"status": "ok", "config_version": engine.config.version}
+
+    @app.post("/v1/decisions", tags=["decisions"])
+    def decide(body: DecisionIn) -> dict[str, Any]:
+        """Decide the next best actions for one customer (or an anonymous visitor)."""
+        decision = engine.decide(body.to_request())
+        doc = as_json(decision.to_document())
+        placements: dict[str, list[dict[str, Any]]] = {p.name: [] for p in body.placements}
+        for action in doc.pop("actions"):
+            placements[action["placement"]].append(action)
+        doc["placements"] = placements
+        if not body.explain:
+            doc.pop("removed", None)
+        return dict(doc)
+
+    @app.get("/v1/decisions/{decision_id}", tags=["decisions"])
+    def get_decision(decision_id: str) -> dict[str, Any]:
+        """A stored decision with its actions and explanation."""
+        stored = engine.get_decision(decision_id)
+        return {
+            "decision_id": stored.decision_id,
+            "time": stored.ts,
+            "customer_id": stored.customer_id,
+            "interaction_id": stored.interaction_id,
+            "channel": stored.channel,
+            "direction": stored.direction,
+            "config_version": stored.config_version,
+            "actions": stored.actions,
+            "explanation": stored.document,
+        }
+
+    @app.post("/v1/outcomes", tags=["outcomes"])
+    def outcomes(body: OutcomeIn | OutcomeList) -> dict[str, Any]:
+        """Record one outcome, or an array of them; all are checked before any is written."""
+        items = body if isinstance(body, list) else [body]
+        # every reference first, so a bad item in a batch writes nothing
+        for i, item in enumerate(items):
+            stored = engine.store.get_decision(item.decision_id)
+            prefix = f"[{i}]." if isinstance(body, list) else ""
+            if stored is None:
+                raise NotFoundError(f"{prefix}decision_id", f"no decision `{item.decision_id}`")
+            if not any(a["action_id"] == item.action_id for a in stored.actions):
+                raise NotFoundError(
+                    f"{prefix}action_id",
+                    f"action `{item.action_id}` was not returned by decision `{item.decision_id}`",
+                )
+        recorded = [
+            engine.record_outcome(
+                item.decision_id,
+                item.action_id,
+                item.outcome,
+                value=item.value,
+                at=item.timestamp,
+                idempotency_key=item.idempotency_key,
+            )
+            for item in items
+        ]
+        return {"recorded": sum(recorded), "duplicates": len(recorded) - sum(recorded)}
+
+    @app.get("/v1/actions", tags=["configuration"])
+    def actions() -> dict[str, Any]:
+        config = engine.config
+        return {
+            "config_version": config.version,
+            "actions": [
+                {
+                    "action_id": a.id,
+                    "issue": a.issue,
+                    "group": a.group.split("/", 1)[1],
+                    "purpose": a.purpose,
+                    "min_assurance": a.min_assurance,
+                    "enabled": a.enabled,
+                    "treatments": [
+                        {"treatment_id": t.id, "channel": t.channel, "placement": t.placement}
+                        for t in a.treatments
+                    ],
+                }
+                for a in config.actions
+            ],
+        }
+
+    @app.get("/v1/models", tags=["models"])
+    def models() -> dict[str, Any]:
+        return {"models": json.loads(json.dumps(engine.models.describe(), default=float))}
+
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """The factory `nextbest serve` gives uvicorn: one engine per worker process."""
+    engine = Engine.open(
+        os.environ.get("NEXTBEST_DB", "nextbest.db"), os.environ.get("NEXTBEST_CONFIG") or None
+    )
+    return create_app(engine)

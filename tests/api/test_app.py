@@ -1,0 +1,196 @@
+"""The decision API through a real HTTP port: decide, record outcomes, read decisions back,
+and answer every malformed request with a problem+json that names the field."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from nextbest.api import create_app
+from nextbest.testing import make_engine
+
+PROBLEM = "application/problem+json"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[httpx.Client]:
+    engine = make_engine()
+    engine.upsert_profile(
+        "c1", {"first_name": "Ada", "age": 40, "income": 50000, "in_arrears": False}
+    )
+    engine.set_consent("c1", "marketing", "granted")
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(engine), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert server.started, "the server did not start"
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as c:
+        yield c
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+REQUEST: dict[str, Any] = {
+    "customer_id": "c1",
+    "channel": "web",
+    "placements": [{"name": "hero"}, {"name": "sidebar", "count": 2}],
+    "context": {"page": "cards"},
+    "identity": {"assurance_level": 1},
+}
+
+
+def test_health(client: httpx.Client) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 200 and response.json()["status"] == "ok"
+
+
+def test_decide_then_report_outcomes_then_read_the_decision(client: httpx.Client) -> None:
+    response = client.post("/v1/decisions", json=REQUEST)
+    assert response.status_code == 200, response.text
+    decision = response.json()
+    assert set(decision["placements"]) == {"hero", "sidebar"}
+    hero = decision["placements"]["hero"]
+    assert len(hero) == 1 and hero[0]["content"]
+    first = hero[0]
+    assert {"action_id", "treatment_id", "propensity", "value", "priority", "reasons"} <= set(first)
+    assert "removed" not in decision  # only when explain is asked for
+
+    outcome = {
+        "decision_id": decision["decision_id"],
+        "action_id": first["action_id"],
+        "outcome": "accepted",
+    }
+    response = client.post("/v1/outcomes", json=outcome)
+    assert response.json() == {"recorded": 1, "duplicates": 0}
+    again = client.post("/v1/outcomes", json=[outcome, {**outcome, "outcome": "clicked"}])
+    assert again.json() == {"recorded": 1, "duplicates": 1}
+
+    stored = client.get(f"/v1/decisions/{decision['decision_id']}")
+    assert stored.status_code == 200
+    assert stored.json()["actions"][0]["action_id"] == first["action_id"]
+
+
+def test_explained_decisions_carry_removals(client: httpx.Client) -> None:
+    response = client.post("/v1/decisions", json={**REQUEST, "explain": True})
+    assert response.status_code == 200
+    assert isinstance(response.json()["removed"], list)
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({**REQUEST, "channel": "fax"}, "channel"),
+        ({**REQUEST, "placements": []}, "placements"),
+        ({**REQUEST, "placements": [{"name": "hero", "count": 0}]}, "placements[0].count"),
+        ({**REQUEST, "placements": [{"name": "nowhere"}]}, "placements[0].name"),
+        ({**REQUEST, "identity": {"assurance_level": 9}}, "identity.assurance_level"),
+        ({**REQUEST, "surprise": 1}, "surprise"),
+        ({**REQUEST, "context": {"page": {"nested": 1}}}, "context.page"),
+    ],
+)
+def test_bad_decision_requests_name_the_field(
+    client: httpx.Client, body: dict[str, Any], field: str
+) -> None:
+    response = client.post("/v1/decisions", json=body)
+    assert 400 <= response.status_code < 500
+    assert response.headers["content-type"].startswith(PROBLEM)
+    problem = response.json()
+    assert problem["status"] == response.status_code
+    assert any(e["field"].startswith(field) for e in problem["errors"]), problem
+
+
+def test_malformed_json_is_a_problem_not_a_crash(client: httpx.Client) -> None:
+    response = client.post(
+        "/v1/decisions", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert response.headers["content-type"].startswith(PROBLEM)
+
+
+def test_bad_outcomes_write_nothing(client: httpx.Client) -> None:
+    decision = client.post("/v1/decisions", json=REQUEST).json()
+    action = decision["placements"]["hero"][0]["action_id"]
+    good = {"decision_id": decision["decision_id"], "action_id": action, "outcome": "rejected"}
+    bad = {
+        "decision_id": decision["decision_id"],
+        "action_id": "not-returned",
+        "outcome": "accepted",
+    }
+    response = client.post("/v1/outcomes", json=[good, bad])
+    assert response.status_code == 404
+    assert response.json()["errors"][0]["field"] == "[1].action_id"
+    # the good one was not written either: it records now, once
+    assert client.post("/v1/outcomes", json=good).json() == {"recorded": 1, "duplicates": 0}
+    for body, field in (
+        ({**good, "outcome": "loved"}, "outcome"),
+        ({**good, "value": "NaN"}, "value"),
+        ({**good, "timestamp": "2026-01-01T10:00:00"}, "timestamp"),
+        ({**good, "decision_id": "nope"}, "decision_id"),
+    ):
+        response = client.post("/v1/outcomes", json=body)
+        assert 400 <= response.status_code < 500, body
+        assert any(field in e["field"] for e in response.json()["errors"]), response.json()
+
+
+def test_unknown_decision_is_404(client: httpx.Client) -> None:
+    response = client.get("/v1/decisions/nope")
+    assert response.status_code == 404
+    assert response.json()["errors"][0]["field"] == "decision_id"
+
+
+def test_actions_and_models(client: httpx.Client) -> None:
+    actions = client.get("/v1/actions").json()["actions"]
+    assert {a["action_id"] for a in actions} >= {"gold-card", "info-tips"}
+    assert isinstance(client.get("/v1/models").json()["models"], list)
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=8),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
+    ),
+    max_leaves=10,
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.dictionaries(
+        st.sampled_from(
+            ["customer_id", "channel", "placements", "context", "identity", "explain", "x"]
+        ),
+        json_values,
+        max_size=6,
+    )
+)
+def test_no_decision_body_produces_a_server_error(
+    client: httpx.Client, body: dict[str, Any]
+) -> None:
+    response = client.post("/v1/decisions", json=body)
+    assert response.status_code < 500, (body, response.text)

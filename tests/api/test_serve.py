@@ -1,0 +1,46 @@
+"""`nextbest serve`: a real process on a real port, on a real SQLite file."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.api.test_app import REQUEST, free_port
+
+
+def test_serve_answers_on_its_port_and_keeps_what_it_acknowledged(tmp_path: Path) -> None:
+    port = free_port()
+    db = tmp_path / "served.db"
+    command = [sys.executable, "-m", "nextbest.cli", "serve", "--db", str(db), "--port", str(port)]
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert server.poll() is None, server.stderr.read() if server.stderr else ""
+            assert time.monotonic() < deadline, "nextbest serve did not come up"
+            time.sleep(0.1)
+        body = {**REQUEST, "customer_id": "anyone", "placements": [{"name": "hero"}]}
+        decision = httpx.post(f"{base}/v1/decisions", json=body, timeout=10).json()
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        if server.stderr is not None:
+            server.stderr.close()
+    # the acknowledged decision is in the file
+    from nextbest.store import open_store
+
+    store = open_store(str(db))
+    try:
+        assert store.get_decision(decision["decision_id"]) is not None
+    finally:
+        store.close()
