@@ -12,15 +12,20 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from nextbest.api.schemas import DecisionIn, OutcomeIn, OutcomeList, as_json
-from nextbest.decision.engine import Engine
-from nextbest.errors import NotFoundError, RequestError
+from nextbest.api.schemas import DecisionIn, OutcomeIn, OutcomeList, ProfilePatch, as_json
+from nextbest.decision.engine import Engine, default_config_dir
+from nextbest.errors import ConfigError, NotFoundError, RequestError
+from nextbest.profile.traits import TraitError
+
+#: how many recent history rows a profile shows
+PROFILE_HISTORY = 50
 
 PROBLEM = "application/problem+json"
 
@@ -49,7 +54,9 @@ def _field(location: tuple[Any, ...]) -> str:
     return out or "body"
 
 
-def create_app(engine: Engine) -> FastAPI:
+def create_app(engine: Engine, config_dir: str | Path | None = None) -> FastAPI:
+    """The API over `engine`; `config_dir` is what `POST /v1/config/reload` reloads."""
+    folder = Path(config_dir) if config_dir else default_config_dir()
     app = FastAPI(
         title="nextbest",
         summary="Real-time next-best-action decisions, outcomes and learning.",
@@ -73,6 +80,12 @@ def create_app(engine: Engine) -> FastAPI:
     def _bad(request: Request, exc: RequestError) -> JSONResponse:
         return problem(
             422, "request cannot be served", [{"field": exc.field, "message": exc.message}]
+        )
+
+    @app.exception_handler(TraitError)
+    def _trait(request: Request, exc: TraitError) -> JSONResponse:
+        return problem(
+            422, "invalid trait", [{"field": f"traits.{exc.field}", "message": exc.message}]
         )
 
     @app.exception_handler(NotFoundError)
@@ -140,6 +153,55 @@ def create_app(engine: Engine) -> FastAPI:
         ]
         return {"recorded": sum(recorded), "duplicates": len(recorded) - sum(recorded)}
 
+    @app.get("/v1/profiles/{customer_id}", tags=["profiles"])
+    def get_profile(customer_id: str) -> dict[str, Any]:
+        """A customer's traits, consents and most recent history."""
+        traits = engine.store.get_profile(customer_id)
+        if traits is None:
+            raise NotFoundError("customer_id", f"no profile `{customer_id}`")
+        return _profile(customer_id, traits)
+
+    @app.patch("/v1/profiles/{customer_id}", tags=["profiles"])
+    def patch_profile(customer_id: str, body: ProfilePatch) -> dict[str, Any]:
+        """Merge validated traits into the profile (creating it); `null` removes a trait."""
+        engine.upsert_profile(customer_id, dict(body.traits))
+        return _profile(customer_id, engine.store.get_profile(customer_id) or {})
+
+    def _profile(customer_id: str, traits: dict[str, Any]) -> dict[str, Any]:
+        history = engine.store.history(customer_id=customer_id, limit=PROFILE_HISTORY)
+        return {
+            "customer_id": customer_id,
+            "traits": traits,
+            "consents": engine.store.get_consents(customer_id),
+            "history": [row._asdict() for row in history],
+        }
+
+    @app.get("/v1/config", tags=["configuration"])
+    def get_config() -> dict[str, Any]:
+        config = engine.config
+        return {
+            "version": config.version,
+            "name": config.name,
+            "channels": {
+                name: {"direction": spec.direction, "placements": list(spec.placements)}
+                for name, spec in config.channels.items()
+            },
+            "purposes": config.purposes,
+            "actions": config.n_actions,
+            "files": sorted(config.files),
+        }
+
+    @app.post("/v1/config/reload", tags=["configuration"])
+    def reload() -> Any:
+        """Load the configuration folder again; if it has problems, keep running the
+        current version and answer with every problem."""
+        try:
+            config = engine.reload(folder)
+        except ConfigError as exc:
+            errors = [{"field": str(p.file), "message": str(p)} for p in exc.problems]
+            return problem(422, "configuration has problems; the running version stays", errors)
+        return {"version": config.version, "actions": config.n_actions}
+
     @app.get("/v1/actions", tags=["configuration"])
     def actions() -> dict[str, Any]:
         config = engine.config
@@ -171,7 +233,6 @@ def create_app(engine: Engine) -> FastAPI:
 
 def create_app_from_env() -> FastAPI:
     """The factory `nextbest serve` gives uvicorn: one engine per worker process."""
-    engine = Engine.open(
-        os.environ.get("NEXTBEST_DB", "nextbest.db"), os.environ.get("NEXTBEST_CONFIG") or None
-    )
-    return create_app(engine)
+    config_dir = os.environ.get("NEXTBEST_CONFIG") or None
+    engine = Engine.open(os.environ.get("NEXTBEST_DB", "nextbest.db"), config_dir)
+    return create_app(engine, config_dir)

@@ -78,3 +78,7 @@ def as_json(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [as_json(v) for v in value]
     return value
+
+
+class ProfilePatch(_Strict):
+    traits: dict[Text, Any] = Field(max_length=500)

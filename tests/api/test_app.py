@@ -7,6 +7,8 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nextbest.api import create_app
-from nextbest.testing import make_engine
+from nextbest.testing import SMALL_BANK, make_engine, write_config
 
 PROBLEM = "application/problem+json"
 
@@ -27,6 +29,25 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@contextmanager
+def serving(app: Any) -> Iterator[httpx.Client]:
+    """`app` on a real 127.0.0.1 port, with a client pointed at it."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert server.started, "the server did not start"
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as c:
+            yield c
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
 @pytest.fixture(scope="module")
 def client() -> Iterator[httpx.Client]:
     engine = make_engine()
@@ -34,20 +55,8 @@ def client() -> Iterator[httpx.Client]:
         "c1", {"first_name": "Ada", "age": 40, "income": 50000, "in_arrears": False}
     )
     engine.set_consent("c1", "marketing", "granted")
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(engine), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started, "the server did not start"
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as c:
+    with serving(create_app(engine)) as c:
         yield c
-    server.should_exit = True
-    thread.join(timeout=10)
 
 
 REQUEST: dict[str, Any] = {
@@ -194,3 +203,33 @@ def test_no_decision_body_produces_a_server_error(
 ) -> None:
     response = client.post("/v1/decisions", json=body)
     assert response.status_code < 500, (body, response.text)
+
+
+def test_profiles_read_and_patch_with_validation(client: httpx.Client) -> None:
+    profile = client.get("/v1/profiles/c1").json()
+    assert profile["traits"]["age"] == 40 and profile["consents"] == {"marketing": "granted"}
+    assert isinstance(profile["history"], list)
+    patched = client.patch("/v1/profiles/c2", json={"traits": {"age": "41", "income": 1000}})
+    assert patched.status_code == 200 and patched.json()["traits"] == {"age": 41, "income": 1000}
+    bad = client.patch("/v1/profiles/c2", json={"traits": {"age": "old"}})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "traits.age"
+    unknown = client.patch("/v1/profiles/c2", json={"traits": {"shoe_size": 44}})
+    assert unknown.json()["errors"][0]["field"] == "traits.shoe_size"
+    assert client.get("/v1/profiles/c2").json()["traits"] == {"age": 41, "income": 1000}
+    assert client.get("/v1/profiles/nobody").status_code == 404
+
+
+def test_config_reload_keeps_the_running_version_on_problems(tmp_path: Path) -> None:
+    folder = write_config(tmp_path / "config", SMALL_BANK)
+    engine = make_engine()
+    with serving(create_app(engine, folder)) as c:
+        before = c.get("/v1/config").json()["version"]
+        (folder / "policies.yaml").write_text("eligibility: age >>> 18\n")
+        response = c.post("/v1/config/reload")
+        assert response.status_code == 422
+        assert any("policies.yaml" in e["field"] for e in response.json()["errors"])
+        assert c.get("/v1/config").json()["version"] == before
+        (folder / "policies.yaml").write_text("eligibility: age >= 21\n")
+        reloaded = c.post("/v1/config/reload").json()
+        assert reloaded["version"] != before
+        assert c.get("/v1/config").json()["version"] == reloaded["version"]
