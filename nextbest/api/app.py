@@ -15,10 +15,11 @@ import os
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from nextbest.api.auth import AuthError, authorize
 from nextbest.api.schemas import DecisionIn, OutcomeIn, OutcomeList, ProfilePatch, as_json
 from nextbest.decision.engine import Engine, default_config_dir
 from nextbest.errors import ConfigError, NotFoundError, RequestError
@@ -54,9 +55,20 @@ def _field(location: tuple[Any, ...]) -> str:
     return out or "body"
 
 
-def create_app(engine: Engine, config_dir: str | Path | None = None) -> FastAPI:
-    """The API over `engine`; `config_dir` is what `POST /v1/config/reload` reloads."""
+def create_app(
+    engine: Engine, config_dir: str | Path | None = None, *, auth: bool = True
+) -> FastAPI:
+    """The API over `engine`; `config_dir` is what `POST /v1/config/reload` reloads;
+    `auth=False` serves without API keys (tests and local experiments only)."""
     folder = Path(config_dir) if config_dir else default_config_dir()
+
+    def scope(name: str) -> Any:
+        def check(request: Request) -> None:
+            if auth:
+                authorize(engine.store, request.headers.get("authorization"), name)
+
+        return Depends(check)
+
     app = FastAPI(
         title="nextbest",
         summary="Real-time next-best-action decisions, outcomes and learning.",
@@ -82,6 +94,17 @@ def create_app(engine: Engine, config_dir: str | Path | None = None) -> FastAPI:
             422, "request cannot be served", [{"field": exc.field, "message": exc.message}]
         )
 
+    @app.exception_handler(AuthError)
+    def _auth(request: Request, exc: AuthError) -> JSONResponse:
+        response = problem(
+            exc.status,
+            "unauthorized" if exc.status == 401 else "forbidden",
+            [{"field": "authorization", "message": exc.message}],
+        )
+        if exc.status == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="nextbest"'
+        return response
+
     @app.exception_handler(TraitError)
     def _trait(request: Request, exc: TraitError) -> JSONResponse:
         return problem(
@@ -96,7 +119,7 @@ def create_app(engine: Engine, config_dir: str | Path | None = None) -> FastAPI:
     def healthz() -> dict[str, Any]:
         return {"status": "ok", "config_version": engine.config.version}
 
-    @app.post("/v1/decisions", tags=["decisions"])
+    @app.post("/v1/decisions", tags=["decisions"], dependencies=[scope("decide")])
     def decide(body: DecisionIn) -> dict[str, Any]:
         """Decide the next best actions for one customer (or an anonymous visitor)."""
         decision = engine.decide(body.to_request())
@@ -109,7 +132,9 @@ def create_app(engine: Engine, config_dir: str | Path | None = None) -> FastAPI:
             doc.pop("removed", None)
         return dict(doc)
 
-    @app.get("/v1/decisions/{decision_id}", tags=["decisions"])
+    @app.get(
+        "/v1/decisions/{decision_id}", tags=["decisions"], dependencies=[scope("read-decisions")]
+    )
     def get_decision(decision_id: str) -> dict[str, Any]:
         """A stored decision with its actions and explanation."""
         stored = engine.get_decision(decision_id)
@@ -125,7 +150,7 @@ def create_app(engine: Engine, config_dir: str | Path | None = None) -> FastAPI:
             "explanation": stored.document,
         }
 
-    @app.post("/v1/outcomes", tags=["outcomes"])
+    @app.post("/v1/outcomes", tags=["outcomes"], dependencies=[scope("outcomes")])
     def outcomes(body: OutcomeIn | OutcomeList) -> dict[str, Any]:
         """Record one outcome, or an array of them; all are checked before any is written."""
         items = body if isinstance(body, list) else [body]
@@ -153,7 +178,7 @@ def create_app(engine: Engine, config_dir: str | Path | None = None) -> FastAPI:
         ]
         return {"recorded": sum(recorded), "duplicates": len(recorded) - sum(recorded)}
 
-    @app.get("/v1/profiles/{customer_id}", tags=["profiles"])
+    @app.get("/v1/profiles/{customer_id}", tags=["profiles"], dependencies=[scope("read-profiles")])
     def get_profile(customer_id: str) -> dict[str, Any]:
         """A customer's traits, consents and most recent history."""
         traits = engine.store.get_profile(customer_id)
@@ -161,7 +186,9 @@ def create_app(engine: Engine, config_dir: str | Path | None = None) -> FastAPI:
             raise NotFoundError("customer_id", f"no profile `{customer_id}`")
         return _profile(customer_id, traits)
 
-    @app.patch("/v1/profiles/{customer_id}", tags=["profiles"])
+    @app.patch(
+        "/v1/profiles/{customer_id}", tags=["profiles"], dependencies=[scope("write-profiles")]
+    )
     def patch_profile(customer_id: str, body: ProfilePatch) -> dict[str, Any]:
         """Merge validated traits into the profile (creating it); `null` removes a trait."""
         engine.upsert_profile(customer_id, dict(body.traits))
@@ -176,7 +203,7 @@ def create_app(engine: Engine, config_dir: str | Path | None = None) -> FastAPI:
             "history": [row._asdict() for row in history],
         }
 
-    @app.get("/v1/config", tags=["configuration"])
+    @app.get("/v1/config", tags=["configuration"], dependencies=[scope("read-config")])
     def get_config() -> dict[str, Any]:
         config = engine.config
         return {
@@ -191,7 +218,7 @@ def create_app(engine: Engine, config_dir: str | Path | None = None) -> FastAPI:
             "files": sorted(config.files),
         }
 
-    @app.post("/v1/config/reload", tags=["configuration"])
+    @app.post("/v1/config/reload", tags=["configuration"], dependencies=[scope("reload-config")])
     def reload() -> Any:
         """Load the configuration folder again; if it has problems, keep running the
         current version and answer with every problem."""
@@ -202,7 +229,7 @@ def create_app(engine: Engine, config_dir: str | Path | None = None) -> FastAPI:
             return problem(422, "configuration has problems; the running version stays", errors)
         return {"version": config.version, "actions": config.n_actions}
 
-    @app.get("/v1/actions", tags=["configuration"])
+    @app.get("/v1/actions", tags=["configuration"], dependencies=[scope("read-config")])
     def actions() -> dict[str, Any]:
         config = engine.config
         return {
@@ -224,7 +251,7 @@ def create_app(engine: Engine, config_dir: str | Path | None = None) -> FastAPI:
             ],
         }
 
-    @app.get("/v1/models", tags=["models"])
+    @app.get("/v1/models", tags=["models"], dependencies=[scope("read-models")])
     def models() -> dict[str, Any]:
         return {"models": json.loads(json.dumps(engine.models.describe(), default=float))}
 

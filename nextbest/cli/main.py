@@ -33,6 +33,8 @@ models_app = typer.Typer(help="Inspect and export the adaptive models.", no_args
 evaluate_app = typer.Typer(
     help="Offline evaluation of models and strategies.", no_args_is_help=True
 )
+keys_app = typer.Typer(help="API keys for the HTTP service.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
 app.add_typer(models_app, name="models")
 app.add_typer(evaluate_app, name="evaluate")
 
@@ -513,6 +515,80 @@ def demo(
         f"Try: nextbest decide --db {db} --customer C000001 --channel web "
         "--placement hero --context page=cards --assurance 1 --explain"
     )
+
+
+@keys_app.command("create")
+def keys_create(
+    role: Annotated[
+        str, typer.Option(help="channel, agent, marketer, data-scientist, auditor or admin.")
+    ],
+    name: Annotated[str, typer.Option(help="Who or what the key is for.")] = "",
+    db: DbOption = DEFAULT_DB,
+) -> None:
+    """Create an API key; prints the key once, as the last line (only its digest is stored)."""
+    import time
+
+    from nextbest.api.auth import ROLES, create_key
+
+    if role not in ROLES:
+        raise _fail(f"--role: unknown role `{role}` (one of: {', '.join(ROLES)})")
+    store = _store(db)
+    try:
+        key, secret = create_key(store, role, name or role, time.time())
+    finally:
+        store.close()
+    err.print(f"created {key.key_id} ({key.role}); the key is shown once:")
+    sys.stdout.write(secret + "\n")
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: str, db: DbOption = DEFAULT_DB) -> None:
+    """Revoke an API key by its id (`key_…`); requests with it get 401 from then on."""
+    import time
+
+    store = _store(db)
+    try:
+        done = store.revoke_key(key_id, time.time())
+    finally:
+        store.close()
+    if not done:
+        raise _fail(f"no active key `{key_id}`")
+    out.print(f"revoked {key_id}")
+
+
+@keys_app.command("list")
+def keys_list(db: DbOption = DEFAULT_DB, as_json: JsonOption = False) -> None:
+    """List API keys (ids, names, roles; never the secrets)."""
+    store = _store(db)
+    try:
+        keys = store.list_keys()
+    finally:
+        store.close()
+    rows = [k._asdict() for k in keys]
+    if as_json:
+        _print_json({"keys": rows})
+        return
+    table = Table("key", "name", "role", "created", "revoked")
+    for k in keys:
+        table.add_row(
+            k.key_id,
+            k.name,
+            k.role,
+            datetime.fromtimestamp(k.created_ts, UTC).isoformat(timespec="seconds"),
+            datetime.fromtimestamp(k.revoked_ts, UTC).isoformat(timespec="seconds")
+            if k.revoked_ts
+            else "",
+        )
+    out.print(table)
+
+
+def _store(db: str) -> Any:
+    from nextbest.store import open_store
+
+    try:
+        return open_store(db)
+    except NextbestError as exc:
+        raise _fail(str(exc)) from None
 
 
 @app.command()

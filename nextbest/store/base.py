@@ -149,6 +149,28 @@ class ModelStateStore(Protocol):
     def save_model_states(self, states: Mapping[str, Mapping[str, Any]]) -> None: ...
 
 
+class ApiKey(NamedTuple):
+    key_id: str
+    name: str
+    role: str
+    created_ts: float
+    revoked_ts: float | None = None
+
+
+class KeyStore(Protocol):
+    """API keys by the SHA-256 digest of the secret (the secret itself is never stored)."""
+
+    def add_key(self, key: ApiKey, digest: str) -> None: ...
+
+    def find_key(self, digest: str) -> ApiKey | None: ...
+
+    def revoke_key(self, key_id: str, ts: float) -> bool:
+        """False when there is no such key (or it was revoked already)."""
+        ...
+
+    def list_keys(self) -> list[ApiKey]: ...
+
+
 class ConfigVersionStore(Protocol):
     def save_config_version(self, version_id: str, files: Mapping[str, str], ts: float) -> None: ...
 
@@ -156,6 +178,12 @@ class ConfigVersionStore(Protocol):
 
 
 class Store(
-    ProfileStore, ConsentStore, HistoryStore, ModelStateStore, ConfigVersionStore, Protocol
+    ProfileStore,
+    ConsentStore,
+    HistoryStore,
+    ModelStateStore,
+    ConfigVersionStore,
+    KeyStore,
+    Protocol,
 ):
     def close(self) -> None: ...

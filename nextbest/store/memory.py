@@ -7,7 +7,13 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from nextbest.store.base import ContactRow, InteractionRow, OutcomeRecord, StoredDecision
+from nextbest.store.base import (
+    ApiKey,
+    ContactRow,
+    InteractionRow,
+    OutcomeRecord,
+    StoredDecision,
+)
 
 
 class MemoryStore:
@@ -20,10 +26,32 @@ class MemoryStore:
         self._keys: set[str] = set()
         self._models: dict[str, dict[str, Any]] = {}
         self._configs: dict[str, dict[str, str]] = {}
+        self._keys_by_digest: dict[str, ApiKey] = {}
         self._seq = 0
 
     def close(self) -> None:
         pass
+
+    # api keys
+    def add_key(self, key: ApiKey, digest: str) -> None:
+        if digest in self._keys_by_digest or any(
+            k.key_id == key.key_id for k in self._keys_by_digest.values()
+        ):
+            raise ValueError("key already exists")
+        self._keys_by_digest[digest] = key
+
+    def find_key(self, digest: str) -> ApiKey | None:
+        return self._keys_by_digest.get(digest)
+
+    def revoke_key(self, key_id: str, ts: float) -> bool:
+        for digest, key in self._keys_by_digest.items():
+            if key.key_id == key_id and key.revoked_ts is None:
+                self._keys_by_digest[digest] = key._replace(revoked_ts=ts)
+                return True
+        return False
+
+    def list_keys(self) -> list[ApiKey]:
+        return sorted(self._keys_by_digest.values(), key=lambda k: (k.created_ts, k.key_id))
 
     # profiles
     def get_profile(self, customer_id: str) -> dict[str, Any] | None:

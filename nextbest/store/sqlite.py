@@ -30,7 +30,13 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, Engine
 
 from nextbest.errors import StoreError
-from nextbest.store.base import ContactRow, InteractionRow, OutcomeRecord, StoredDecision
+from nextbest.store.base import (
+    ApiKey,
+    ContactRow,
+    InteractionRow,
+    OutcomeRecord,
+    StoredDecision,
+)
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 WAL_LIMIT = 16 * 1024 * 1024  # bytes of WAL before the checkpointer insists
@@ -432,6 +438,42 @@ class SQLiteStore:
                 ),
                 {"v": version_id, "f": _dumps(dict(files)), "ts": ts},
             )
+
+    def add_key(self, key: ApiKey, digest: str) -> None:
+        with self._raw:
+            self._exec(
+                "INSERT INTO api_keys (key_id, digest, name, role, created_ts, revoked_ts) "
+                "VALUES (:k, :d, :n, :r, :c, :v)",
+                {
+                    "k": key.key_id,
+                    "d": digest,
+                    "n": key.name,
+                    "r": key.role,
+                    "c": key.created_ts,
+                    "v": key.revoked_ts,
+                },
+            )
+
+    def find_key(self, digest: str) -> ApiKey | None:
+        rows = self._read(
+            "SELECT key_id, name, role, created_ts, revoked_ts FROM api_keys WHERE digest = :d",
+            d=digest,
+        )
+        return ApiKey(*rows[0]) if rows else None
+
+    def revoke_key(self, key_id: str, ts: float) -> bool:
+        with self._raw:
+            cursor = self._raw.execute(
+                "UPDATE api_keys SET revoked_ts = :t WHERE key_id = :k AND revoked_ts IS NULL",
+                {"t": ts, "k": key_id},
+            )
+            return bool(cursor.rowcount > 0)
+
+    def list_keys(self) -> list[ApiKey]:
+        rows = self._read(
+            "SELECT key_id, name, role, created_ts, revoked_ts FROM api_keys ORDER BY created_ts, key_id"
+        )
+        return [ApiKey(*r) for r in rows]
 
     def get_config_version(self, version_id: str) -> dict[str, str] | None:
         rows = self._read("SELECT files FROM config_versions WHERE version_id = :v", v=version_id)

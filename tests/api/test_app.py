@@ -18,6 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nextbest.api import create_app
+from nextbest.api.auth import ROLES, create_key
+from nextbest.decision.engine import Engine
 from nextbest.testing import SMALL_BANK, make_engine, write_config
 
 PROBLEM = "application/problem+json"
@@ -30,8 +32,8 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(app: Any) -> Iterator[httpx.Client]:
-    """`app` on a real 127.0.0.1 port, with a client pointed at it."""
+def serving(app: Any, key: str | None = None) -> Iterator[httpx.Client]:
+    """`app` on a real 127.0.0.1 port, with a client pointed at it (sending `key`)."""
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -41,7 +43,8 @@ def serving(app: Any) -> Iterator[httpx.Client]:
         time.sleep(0.02)
     assert server.started, "the server did not start"
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as c:
+        headers = {"authorization": f"Bearer {key}"} if key else {}
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10, headers=headers) as c:
             yield c
     finally:
         server.should_exit = True
@@ -49,13 +52,23 @@ def serving(app: Any) -> Iterator[httpx.Client]:
 
 
 @pytest.fixture(scope="module")
-def client() -> Iterator[httpx.Client]:
+def engine() -> Engine:
     engine = make_engine()
     engine.upsert_profile(
         "c1", {"first_name": "Ada", "age": 40, "income": 50000, "in_arrears": False}
     )
     engine.set_consent("c1", "marketing", "granted")
-    with serving(create_app(engine)) as c:
+    return engine
+
+
+@pytest.fixture(scope="module")
+def keys(engine: Engine) -> dict[str, str]:
+    return {role: create_key(engine.store, role, role, 0.0)[1] for role in ROLES}
+
+
+@pytest.fixture(scope="module")
+def client(engine: Engine, keys: dict[str, str]) -> Iterator[httpx.Client]:
+    with serving(create_app(engine), keys["admin"]) as c:
         yield c
 
 
@@ -222,7 +235,7 @@ def test_profiles_read_and_patch_with_validation(client: httpx.Client) -> None:
 def test_config_reload_keeps_the_running_version_on_problems(tmp_path: Path) -> None:
     folder = write_config(tmp_path / "config", SMALL_BANK)
     engine = make_engine()
-    with serving(create_app(engine, folder)) as c:
+    with serving(create_app(engine, folder, auth=False)) as c:
         before = c.get("/v1/config").json()["version"]
         (folder / "policies.yaml").write_text("eligibility: age >>> 18\n")
         response = c.post("/v1/config/reload")
@@ -233,3 +246,72 @@ def test_config_reload_keeps_the_running_version_on_problems(tmp_path: Path) -> 
         reloaded = c.post("/v1/config/reload").json()
         assert reloaded["version"] != before
         assert c.get("/v1/config").json()["version"] == reloaded["version"]
+
+
+# --- API keys and roles -------------------------------------------------------------------
+
+#: (method, path, body) for every route that needs a key, and the roles that may call it
+ROUTES: list[tuple[str, str, Any, set[str]]] = [
+    ("POST", "/v1/decisions", REQUEST, {"channel", "agent", "admin"}),
+    (
+        "POST",
+        "/v1/outcomes",
+        {"decision_id": "x", "action_id": "y", "outcome": "accepted"},
+        {"channel", "agent", "admin"},
+    ),
+    (
+        "GET",
+        "/v1/decisions/nope",
+        None,
+        {"agent", "marketer", "data-scientist", "auditor", "admin"},
+    ),
+    ("GET", "/v1/profiles/c1", None, {"agent", "auditor", "admin"}),
+    ("PATCH", "/v1/profiles/c9", {"traits": {"age": 30}}, {"agent", "admin"}),
+    ("GET", "/v1/config", None, {"agent", "marketer", "data-scientist", "auditor", "admin"}),
+    ("GET", "/v1/actions", None, {"agent", "marketer", "data-scientist", "auditor", "admin"}),
+    ("GET", "/v1/models", None, {"marketer", "data-scientist", "auditor", "admin"}),
+]
+ROUTE_IDS = [f"{m} {p}" for m, p, _, _ in ROUTES]
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize(("method", "path", "body", "allowed"), ROUTES, ids=ROUTE_IDS)
+def test_role_by_route(
+    client: httpx.Client,
+    keys: dict[str, str],
+    role: str,
+    method: str,
+    path: str,
+    body: Any,
+    allowed: set[str],
+) -> None:
+    headers = {"authorization": f"Bearer {keys[role]}"}
+    response = client.request(method, path, json=body, headers=headers)
+    if role in allowed:
+        assert response.status_code not in (401, 403), response.text
+    else:
+        assert response.status_code == 403, response.text
+        assert response.headers["content-type"].startswith(PROBLEM)
+
+
+@pytest.mark.parametrize(("method", "path", "body", "allowed"), ROUTES, ids=ROUTE_IDS)
+def test_no_or_bad_key_is_401(
+    client: httpx.Client, method: str, path: str, body: Any, allowed: set[str]
+) -> None:
+    for value in ("", "Bearer nb_wrong", "Token x", "Basic !!!"):
+        response = client.request(method, path, json=body, headers={"authorization": value})
+        assert response.status_code == 401, (value, response.text)
+        assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+def test_the_key_may_come_as_the_basic_username_and_revocation_bites(
+    client: httpx.Client, engine: Engine
+) -> None:
+    key, secret = create_key(engine.store, "channel", "tracking", 0.0)
+    assert client.post("/v1/decisions", json=REQUEST, auth=(secret, "")).status_code == 200
+    assert engine.store.revoke_key(key.key_id, 1.0)
+    assert client.post("/v1/decisions", json=REQUEST, auth=(secret, "")).status_code == 401
+
+
+def test_health_needs_no_key(client: httpx.Client) -> None:
+    assert client.get("/healthz", headers={"authorization": ""}).status_code == 200

@@ -15,6 +15,23 @@ from tests.api.test_app import REQUEST, free_port
 def test_serve_answers_on_its_port_and_keeps_what_it_acknowledged(tmp_path: Path) -> None:
     port = free_port()
     db = tmp_path / "served.db"
+    created = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "nextbest.cli",
+            "keys",
+            "create",
+            "--role",
+            "channel",
+            "--db",
+            str(db),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    key = created.stdout.strip().splitlines()[-1]  # the key is the last line
     command = [sys.executable, "-m", "nextbest.cli", "serve", "--db", str(db), "--port", str(port)]
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
@@ -30,7 +47,9 @@ def test_serve_answers_on_its_port_and_keeps_what_it_acknowledged(tmp_path: Path
             assert time.monotonic() < deadline, "nextbest serve did not come up"
             time.sleep(0.1)
         body = {**REQUEST, "customer_id": "anyone", "placements": [{"name": "hero"}]}
-        decision = httpx.post(f"{base}/v1/decisions", json=body, timeout=10).json()
+        headers = {"authorization": f"Bearer {key}"}
+        assert httpx.post(f"{base}/v1/decisions", json=body, timeout=10).status_code == 401
+        decision = httpx.post(f"{base}/v1/decisions", json=body, headers=headers, timeout=10).json()
     finally:
         server.terminate()
         server.wait(timeout=10)

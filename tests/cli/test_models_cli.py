@@ -122,3 +122,22 @@ def test_expire_without_a_timeout_expires_nothing(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["models", "expire", "--json", "--db", str(tmp_path / "e.db")])
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout) == {"expired": 0}
+
+
+def test_keys_create_prints_the_key_last_and_stores_only_its_digest(tmp_path: Path) -> None:
+    db = str(tmp_path / "k.db")
+    runner = CliRunner()
+    created = runner.invoke(
+        app, ["keys", "create", "--role", "agent", "--name", "desk", "--db", db]
+    )
+    assert created.exit_code == 0, created.stderr
+    secret = created.stdout.strip().splitlines()[-1]
+    assert secret.startswith("nb_")
+    listed = json.loads(runner.invoke(app, ["keys", "list", "--json", "--db", db]).stdout)["keys"]
+    assert [(k["name"], k["role"]) for k in listed] == [("desk", "agent")]
+    assert secret not in (tmp_path / "k.db").read_bytes().decode("latin-1")
+    revoked = runner.invoke(app, ["keys", "revoke", listed[0]["key_id"], "--db", db])
+    assert revoked.exit_code == 0
+    assert runner.invoke(app, ["keys", "revoke", listed[0]["key_id"], "--db", db]).exit_code == 1
+    bad = runner.invoke(app, ["keys", "create", "--role", "wizard", "--db", db])
+    assert bad.exit_code == 1 and "--role" in bad.stderr

@@ -150,3 +150,17 @@ def test_unanswered_lists_returned_actions_without_an_answer(store: Store) -> No
     assert store.unanswered(0.0, 200.0, answers, 10) == [("d1", "a1")]
     assert store.unanswered(120.0, 200.0, answers, 10) == []  # d1 is older than the window
     assert store.unanswered(0.0, 200.0, answers, 0) == []
+
+
+def test_api_keys_by_digest_and_revocation(store: Store) -> None:
+    from nextbest.store.base import ApiKey
+
+    store.add_key(ApiKey("k1", "web", "channel", 1.0), "digest-1")
+    store.add_key(ApiKey("k2", "ops", "admin", 2.0), "digest-2")
+    assert store.find_key("digest-1") == ApiKey("k1", "web", "channel", 1.0, None)
+    assert store.find_key("nope") is None
+    assert store.revoke_key("k1", 5.0) and not store.revoke_key("k1", 6.0)
+    assert not store.revoke_key("nobody", 6.0)
+    found = store.find_key("digest-1")
+    assert found is not None and found.revoked_ts == 5.0
+    assert [k.key_id for k in store.list_keys()] == ["k1", "k2"]
