@@ -17,9 +17,11 @@ from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from nextbest.api.auth import AuthError, authorize
+from nextbest.api.metrics import Metrics
 from nextbest.api.schemas import DecisionIn, OutcomeIn, OutcomeList, ProfilePatch, as_json
 from nextbest.decision.engine import Engine, default_config_dir
 from nextbest.errors import ConfigError, NotFoundError, RequestError
@@ -75,6 +77,8 @@ def create_app(
         version="0.1.0",
     )
     app.state.engine = engine
+    metrics = app.state.metrics = Metrics()
+    app.middleware("http")(metrics.middleware)
 
     @app.exception_handler(RequestValidationError)
     def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -115,6 +119,11 @@ def create_app(
     def _missing(request: Request, exc: NotFoundError) -> JSONResponse:
         return problem(404, "not found", [{"field": exc.field, "message": exc.message}])
 
+    @app.get("/metrics", tags=["operations"], response_class=Response)
+    def prometheus() -> Response:
+        """Prometheus text format: requests, latency, decisions, outcomes, errors."""
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
     @app.get("/healthz", tags=["operations"])
     def healthz() -> dict[str, Any]:
         return {"status": "ok", "config_version": engine.config.version}
@@ -123,6 +132,7 @@ def create_app(
     def decide(body: DecisionIn) -> dict[str, Any]:
         """Decide the next best actions for one customer (or an anonymous visitor)."""
         decision = engine.decide(body.to_request())
+        metrics.decisions.labels(decision.channel).inc()
         doc = as_json(decision.to_document())
         placements: dict[str, list[dict[str, Any]]] = {p.name: [] for p in body.placements}
         for action in doc.pop("actions"):
@@ -176,6 +186,9 @@ def create_app(
             )
             for item in items
         ]
+        for item, new in zip(items, recorded, strict=True):
+            if new:
+                metrics.outcomes.labels(item.outcome).inc()
         return {"recorded": sum(recorded), "duplicates": len(recorded) - sum(recorded)}
 
     @app.get("/v1/profiles/{customer_id}", tags=["profiles"], dependencies=[scope("read-profiles")])

@@ -315,3 +315,19 @@ def test_the_key_may_come_as_the_basic_username_and_revocation_bites(
 
 def test_health_needs_no_key(client: httpx.Client) -> None:
     assert client.get("/healthz", headers={"authorization": ""}).status_code == 200
+
+
+def test_metrics_count_requests_by_route_template_decisions_and_outcomes(
+    client: httpx.Client,
+) -> None:
+    decision = client.post("/v1/decisions", json=REQUEST).json()
+    action = decision["placements"]["hero"][0]["action_id"]
+    outcome = {"decision_id": decision["decision_id"], "action_id": action, "outcome": "converted"}
+    client.post("/v1/outcomes", json=outcome)
+    client.get(f"/v1/decisions/{decision['decision_id']}")
+    text = client.get("/metrics", headers={"authorization": ""}).text
+    assert 'nextbest_decisions_total{channel="web"}' in text
+    assert 'nextbest_outcomes_total{outcome="converted"} 1.0' in text
+    assert 'route="/v1/decisions/{decision_id}"' in text  # the template, not the id
+    assert decision["decision_id"] not in text
+    assert "nextbest_http_request_seconds_bucket" in text
