@@ -21,7 +21,9 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from nextbest.api.auth import AuthError, authorize
+from nextbest.api.ingest import register as register_ingestion
 from nextbest.api.metrics import Metrics
+from nextbest.api.problems import problem
 from nextbest.api.schemas import DecisionIn, OutcomeIn, OutcomeList, ProfilePatch, as_json
 from nextbest.decision.engine import Engine, default_config_dir
 from nextbest.errors import ConfigError, NotFoundError, RequestError
@@ -29,20 +31,6 @@ from nextbest.profile.traits import TraitError
 
 #: how many recent history rows a profile shows
 PROFILE_HISTORY = 50
-
-PROBLEM = "application/problem+json"
-
-
-def problem(status: int, title: str, errors: list[dict[str, str]]) -> JSONResponse:
-    detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors) or title
-    body = {
-        "type": "about:blank",
-        "title": title,
-        "status": status,
-        "detail": detail,
-        "errors": errors,
-    }
-    return JSONResponse(body, status_code=status, media_type=PROBLEM)
 
 
 def _field(location: tuple[Any, ...]) -> str:
@@ -118,6 +106,8 @@ def create_app(
     @app.exception_handler(NotFoundError)
     def _missing(request: Request, exc: NotFoundError) -> JSONResponse:
         return problem(404, "not found", [{"field": exc.field, "message": exc.message}])
+
+    register_ingestion(app, engine, auth)
 
     @app.get("/metrics", tags=["operations"], response_class=Response)
     def prometheus() -> Response:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import threading
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import fields
 from datetime import datetime
 from pathlib import Path
@@ -25,7 +26,14 @@ from nextbest.errors import NotFoundError, RequestError
 from nextbest.learning import AdmModels, PropensityModels, models_for
 from nextbest.learning.report import ModelReport
 from nextbest.profile.traits import coerce_traits, validate_traits
-from nextbest.store.base import ContactRow, InteractionRow, OutcomeRecord, Store, StoredDecision
+from nextbest.store.base import (
+    ContactRow,
+    EventRecord,
+    InteractionRow,
+    OutcomeRecord,
+    Store,
+    StoredDecision,
+)
 from nextbest.types import (
     NEGATIVE_OUTCOMES,
     POSITIVE_OUTCOMES,
@@ -108,6 +116,14 @@ class Engine:
             raise RequestError("status", "must be granted, denied or revoked")
         with self._lock:
             self.store.set_consents([(customer_id, purpose, status, self.clock.now().timestamp())])
+
+    def record_events(
+        self, records: Sequence[tuple[EventRecord, Mapping[str, Any] | None]]
+    ) -> list[bool]:
+        """Store ingested events (new ones only, by messageId) and merge their traits, in
+        one transaction; see nextbest.events.segment."""
+        with self._lock:
+            return self.store.record_events(records, self.clock.now().timestamp())
 
     # --- decisions -------------------------------------------------------------------
 

@@ -149,6 +149,33 @@ class ModelStateStore(Protocol):
     def save_model_states(self, states: Mapping[str, Mapping[str, Any]]) -> None: ...
 
 
+class EventRecord(NamedTuple):
+    """One ingested event as received (the whole payload kept), keyed by its messageId."""
+
+    message_id: str
+    type: str  # identify | track | page | screen | group | alias
+    customer_id: str | None
+    anonymous_id: str | None
+    name: str | None  # track: the event; page/screen: the name
+    ts: float  # when it happened (the event's timestamp)
+    received_ts: float
+    payload: dict[str, Any]
+
+
+class EventStore(Protocol):
+    def record_events(
+        self, events: Sequence[tuple[EventRecord, Mapping[str, Any] | None]], ts: float
+    ) -> list[bool]:
+        """Insert the events not seen before (by message_id) and, for each new one, merge
+        its traits (if any) into its customer's profile — all in one transaction. Returns,
+        per event, whether it was new."""
+        ...
+
+    def customer_events(self, customer_id: str, limit: int) -> list[EventRecord]:
+        """The customer's most recent events, newest first."""
+        ...
+
+
 class ApiKey(NamedTuple):
     key_id: str
     name: str
@@ -184,6 +211,7 @@ class Store(
     ModelStateStore,
     ConfigVersionStore,
     KeyStore,
+    EventStore,
     Protocol,
 ):
     def close(self) -> None: ...

@@ -10,6 +10,7 @@ from typing import Any
 from nextbest.store.base import (
     ApiKey,
     ContactRow,
+    EventRecord,
     InteractionRow,
     OutcomeRecord,
     StoredDecision,
@@ -27,10 +28,29 @@ class MemoryStore:
         self._models: dict[str, dict[str, Any]] = {}
         self._configs: dict[str, dict[str, str]] = {}
         self._keys_by_digest: dict[str, ApiKey] = {}
+        self._events: dict[str, EventRecord] = {}
         self._seq = 0
 
     def close(self) -> None:
         pass
+
+    # events
+    def record_events(
+        self, events: Sequence[tuple[EventRecord, Mapping[str, Any] | None]], ts: float
+    ) -> list[bool]:
+        new = []
+        for event, traits in events:
+            fresh = event.message_id not in self._events
+            new.append(fresh)
+            if fresh:
+                self._events[event.message_id] = event
+                if traits and event.customer_id:
+                    self.upsert_profiles([(event.customer_id, traits)], ts)
+        return new
+
+    def customer_events(self, customer_id: str, limit: int) -> list[EventRecord]:
+        mine = [e for e in self._events.values() if e.customer_id == customer_id]
+        return sorted(mine, key=lambda e: e.ts, reverse=True)[:limit]
 
     # api keys
     def add_key(self, key: ApiKey, digest: str) -> None:

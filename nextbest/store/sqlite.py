@@ -33,6 +33,7 @@ from nextbest.errors import StoreError
 from nextbest.store.base import (
     ApiKey,
     ContactRow,
+    EventRecord,
     InteractionRow,
     OutcomeRecord,
     StoredDecision,
@@ -438,6 +439,59 @@ class SQLiteStore:
                 ),
                 {"v": version_id, "f": _dumps(dict(files)), "ts": ts},
             )
+
+    def record_events(
+        self, events: Sequence[tuple[EventRecord, Mapping[str, Any] | None]], ts: float
+    ) -> list[bool]:
+        new = []
+        with self._raw:
+            for event, traits in events:
+                cursor = self._raw.execute(
+                    "INSERT INTO events (message_id, type, customer_id, anonymous_id, name, ts, "
+                    "received_ts, payload) VALUES (:m, :t, :c, :a, :n, :ts, :r, :p) "
+                    "ON CONFLICT(message_id) DO NOTHING",
+                    {
+                        "m": event.message_id,
+                        "t": event.type,
+                        "c": event.customer_id,
+                        "a": event.anonymous_id,
+                        "n": event.name,
+                        "ts": event.ts,
+                        "r": event.received_ts,
+                        "p": _dumps(event.payload),
+                    },
+                )
+                fresh = cursor.rowcount == 1
+                new.append(fresh)
+                if fresh and traits and event.customer_id:
+                    self._raw.execute(
+                        "INSERT INTO profiles (customer_id, traits, updated_ts) "
+                        "VALUES (:c, json_patch('{}', :t), :ts) ON CONFLICT(customer_id) DO UPDATE "
+                        "SET traits = json_patch(profiles.traits, :t), updated_ts = excluded.updated_ts",
+                        {"c": event.customer_id, "t": _dumps(dict(traits)), "ts": ts},
+                    )
+        return new
+
+    def customer_events(self, customer_id: str, limit: int) -> list[EventRecord]:
+        rows = self._read(
+            "SELECT message_id, type, customer_id, anonymous_id, name, ts, received_ts, payload "
+            "FROM events WHERE customer_id = :c ORDER BY ts DESC LIMIT :l",
+            c=customer_id,
+            l=limit,
+        )
+        return [
+            EventRecord(
+                message_id=r[0],
+                type=r[1],
+                customer_id=r[2],
+                anonymous_id=r[3],
+                name=r[4],
+                ts=r[5],
+                received_ts=r[6],
+                payload=json.loads(r[7]),
+            )
+            for r in rows
+        ]
 
     def add_key(self, key: ApiKey, digest: str) -> None:
         with self._raw:

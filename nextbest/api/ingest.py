@@ -1,0 +1,100 @@
+"""Segment-compatible ingestion: `/v1/identify`, `/v1/track`, `/v1/page`, `/v1/screen`,
+`/v1/group`, `/v1/alias`, `/v1/batch` — what Segment's and RudderStack's SDKs send.
+
+The body is read by hand: it may be gzip-compressed (`Content-Encoding: gzip`), its size is
+checked against Segment's limits before it is parsed, and the write key may come in the
+body (`writeKey`) as well as in the `Authorization` header (Basic username or Bearer).
+Success is Segment's `200 {"success": true}`.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from typing import Any
+
+from fastapi import FastAPI, Request
+from starlette.concurrency import run_in_threadpool
+
+from nextbest.api.auth import authorize
+from nextbest.api.problems import problem
+from nextbest.errors import RequestError
+from nextbest.events.segment import MAX_BATCH_BYTES, MAX_BATCH_EVENTS, TYPES, ingest, parse
+
+BATCH_LEVEL = ("context", "integrations")  # batch fields each message inherits
+
+
+class TooLarge(Exception):
+    def __init__(self, message: str) -> None:
+        self.message = message
+        super().__init__(message)
+
+
+async def _body(request: Request) -> Any:
+    raw = await request.body()
+    if request.headers.get("content-encoding", "").lower() == "gzip":
+        inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+        try:
+            raw = inflater.decompress(raw, MAX_BATCH_BYTES + 1)
+        except zlib.error:
+            raise RequestError("body", "is not valid gzip") from None
+    if len(raw) > MAX_BATCH_BYTES:
+        raise TooLarge(f"a request may be at most {MAX_BATCH_BYTES // 1024} KB")
+    try:
+        return json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise RequestError("body", "is not valid JSON") from None
+
+
+def register(app: FastAPI, engine: Any, auth: bool) -> None:
+    def check(request: Request, data: Any) -> None:
+        if not auth:
+            return
+        header = request.headers.get("authorization")
+        key = data.get("writeKey") if isinstance(data, dict) else None
+        if not header and isinstance(key, str) and key:
+            header = f"Bearer {key}"
+        authorize(engine.store, header, "ingest")
+
+    async def receive(request: Request, kind: str) -> dict[str, bool]:
+        data = await _body(request)
+        check(request, data)
+        if not isinstance(data, dict):
+            raise RequestError("body", "must be a JSON object")
+        data = {k: v for k, v in data.items() if k != "writeKey"}
+        if data.setdefault("type", kind) != kind:
+            raise RequestError("type", f"must be `{kind}` on /v1/{kind}")
+        await run_in_threadpool(ingest, engine, parse([data], ""))
+        return {"success": True}
+
+    for kind in TYPES:
+
+        async def one(request: Request, kind: str = kind) -> dict[str, bool]:
+            return await receive(request, kind)
+
+        one.__doc__ = f"A Segment `{kind}` message."
+        app.post(f"/v1/{kind}", tags=["events"], name=f"ingest_{kind}")(one)
+
+    @app.post("/v1/batch", tags=["events"])
+    async def batch(request: Request) -> dict[str, bool]:
+        """`{"batch": [messages, each with its "type"], "context"?, "writeKey"?}`."""
+        data = await _body(request)
+        check(request, data)
+        items = data.get("batch") if isinstance(data, dict) else None
+        if not isinstance(items, list) or not items:
+            raise RequestError("batch", "must be a non-empty array of messages")
+        if len(items) > MAX_BATCH_EVENTS:
+            raise RequestError("batch", f"at most {MAX_BATCH_EVENTS} messages")
+        merged = []
+        for item in items:
+            if isinstance(item, dict):
+                for field in BATCH_LEVEL:
+                    if field in data and field not in item:
+                        item = {**item, field: data[field]}
+            merged.append(item)
+        await run_in_threadpool(ingest, engine, parse(merged, "batch"), "batch")
+        return {"success": True}
+
+    @app.exception_handler(TooLarge)
+    def _too_large(request: Request, exc: TooLarge) -> Any:
+        return problem(413, "payload too large", [{"field": "body", "message": exc.message}])

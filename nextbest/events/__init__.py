@@ -1,0 +1,1 @@
+"""Events in: Segment-spec messages from tracking code, stored whole and applied."""

@@ -1,0 +1,165 @@
+"""Segment-spec messages: parsing, validation and what each does to the engine.
+
+The field names are the Segment spec's (`userId`, `anonymousId`, `traits`, `properties`,
+`context`, `timestamp`, `sentAt`, `messageId`, `event`, `name`, `previousId`, `groupId`,
+`integrations`); fields the spec allows beyond those are kept in the stored payload.
+
+What a message does, for now (identity stitching is the customer-360 issue):
+* every message is stored whole, once per `messageId` (a resend changes nothing);
+* `identify` with a `userId` merges its declared traits (top-level `traits`, or
+  `context.traits` as RudderStack's Python SDK sends them) into the profile whose
+  customer_id is that `userId`; with only an `anonymousId`, into the anonymous profile
+  `anonymous:<anonymousId>`; traits the schema does not declare stay in the payload only;
+* `track` whose properties carry `decision_id`, `action_id` and `outcome` reports that
+  outcome (idempotent on the messageId), so tracking code can close the learning loop.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from nextbest.errors import NotFoundError, RequestError
+from nextbest.profile.traits import TraitError, validate_traits
+from nextbest.store.base import EventRecord
+from nextbest.types import Outcome
+
+TYPES = ("identify", "track", "page", "screen", "group", "alias")  # as `Message.type`
+#: Segment's limits
+MAX_EVENT_BYTES = 32 * 1024
+MAX_BATCH_BYTES = 500 * 1024
+MAX_BATCH_EVENTS = 2500
+
+Identifier = str | int
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    type: Literal["identify", "track", "page", "screen", "group", "alias"]
+    userId: Identifier | None = None
+    anonymousId: Identifier | None = None
+    messageId: str | None = Field(default=None, max_length=200)
+    timestamp: datetime | None = None
+    sentAt: datetime | None = None
+    context: dict[str, Any] | None = None
+    integrations: dict[str, Any] | None = None
+    traits: dict[str, Any] | None = None
+    properties: dict[str, Any] | None = None
+    event: str | None = Field(default=None, max_length=200)
+    name: str | None = Field(default=None, max_length=200)
+    previousId: Identifier | None = None
+    groupId: Identifier | None = None
+
+    @model_validator(mode="after")
+    def _required(self) -> Message:
+        if self.type == "alias":
+            if self.previousId is None or self.userId is None:
+                raise ValueError("alias needs previousId and userId")
+        elif self.userId is None and self.anonymousId is None:
+            raise ValueError("needs userId or anonymousId")
+        if self.type == "track" and not self.event:
+            raise ValueError("track needs event")
+        if self.type == "group" and self.groupId is None:
+            raise ValueError("group needs groupId")
+        return self
+
+    def identify_traits(self) -> dict[str, Any] | None:
+        """The traits of an identify: top-level per the spec, or in `context.traits`, where
+        RudderStack's Python SDK puts them."""
+        if self.traits:
+            return self.traits
+        nested = (self.context or {}).get("traits")
+        return nested if isinstance(nested, dict) and nested else None
+
+    @property
+    def customer_id(self) -> str:
+        if self.userId is not None:
+            return str(self.userId)
+        return f"anonymous:{self.anonymousId}"
+
+
+def parse(items: list[Any], prefix: str) -> list[Message]:
+    """Validate raw messages; the first bad one is a RequestError naming its field."""
+    messages = []
+    for i, item in enumerate(items):
+        where = f"{prefix}[{i}]" if prefix else ""
+        if len(json.dumps(item, default=str).encode()) > MAX_EVENT_BYTES:
+            raise RequestError(
+                where or "body", f"an event may be at most {MAX_EVENT_BYTES // 1024} KB"
+            )
+        try:
+            messages.append(Message.model_validate(item))
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            loc = ".".join(str(p) for p in error.get("loc", ()))
+            field = ".".join(p for p in (where, loc) if p) or "body"
+            raise RequestError(field, str(error.get("msg"))) from None
+    return messages
+
+
+def _outcome(message: Message) -> tuple[str, str, str] | None:
+    props = message.properties or {}
+    if message.type != "track" or not {"decision_id", "action_id", "outcome"} <= props.keys():
+        return None
+    return str(props["decision_id"]), str(props["action_id"]), str(props["outcome"])
+
+
+def ingest(engine: Any, messages: list[Message], prefix: str = "") -> dict[str, int]:
+    """Store and apply messages: every reference is checked before anything is written."""
+    now = engine.clock.now()
+    records: list[tuple[EventRecord, dict[str, Any] | None]] = []
+    for i, message in enumerate(messages):
+        where = f"{prefix}[{i}]." if prefix else ""
+        traits = None
+        given = message.identify_traits()
+        if message.type == "identify" and given:
+            try:
+                traits = validate_traits(engine.config.env.profile, given, allow_unknown=True)
+            except TraitError as exc:
+                raise RequestError(f"{where}traits.{exc.field}", exc.message) from None
+        outcome = _outcome(message)
+        if outcome is not None:
+            decision_id, action_id, kind = outcome
+            if kind not in {o.value for o in Outcome}:
+                raise RequestError(f"{where}properties.outcome", f"unknown outcome `{kind}`")
+            stored = engine.store.get_decision(decision_id)
+            if stored is None:
+                raise NotFoundError(
+                    f"{where}properties.decision_id", f"no decision `{decision_id}`"
+                )
+            if not any(a["action_id"] == action_id for a in stored.actions):
+                raise NotFoundError(
+                    f"{where}properties.action_id",
+                    f"action `{action_id}` was not returned by decision `{decision_id}`",
+                )
+        when = message.timestamp or now
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)  # Segment's timestamps are UTC
+        record = EventRecord(
+            message_id=message.messageId or str(uuid.uuid4()),
+            type=message.type,
+            customer_id=message.customer_id,
+            anonymous_id=None if message.anonymousId is None else str(message.anonymousId),
+            name=message.event or message.name,
+            ts=when.timestamp(),
+            received_ts=now.timestamp(),
+            payload=message.model_dump(mode="json", exclude_none=True),
+        )
+        records.append((record, traits))
+    new = engine.record_events(records)
+    for (record, _), message, fresh in zip(records, messages, new, strict=True):
+        outcome = _outcome(message)
+        if fresh and outcome is not None:
+            engine.record_outcome(
+                outcome[0],
+                outcome[1],
+                outcome[2],
+                at=datetime.fromtimestamp(record.ts, UTC),
+                idempotency_key=f"event:{record.message_id}",
+            )
+    return {"received": len(records), "new": sum(new), "duplicates": len(records) - sum(new)}
