@@ -1,7 +1,6 @@
 """The HTTP service (FastAPI): decisions and outcomes under `/v1`, health, problems.
 
-`create_app(engine)` serves one engine; `create_app_from_env()` is the factory `nextbest
-serve` hands to uvicorn (it reads `NEXTBEST_DB` and `NEXTBEST_CONFIG`). Endpoints are plain
+`create_app(engine)` serves one engine; `nextbest.api.serve` runs it in worker processes. Endpoints are plain
 `def`s: FastAPI runs them on its thread pool, and the engine serialises writes itself.
 
 Every client error is an RFC 9457 `application/problem+json` body that names the offending
@@ -11,7 +10,6 @@ field (`errors: [{"field", "message"}]`); nothing a client sends produces a 5xx.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -259,10 +257,3 @@ def create_app(
         return {"models": json.loads(json.dumps(engine.models.describe(), default=float))}
 
     return app
-
-
-def create_app_from_env() -> FastAPI:
-    """The factory `nextbest serve` gives uvicorn: one engine per worker process."""
-    config_dir = os.environ.get("NEXTBEST_CONFIG") or None
-    engine = Engine.open(os.environ.get("NEXTBEST_DB", "nextbest.db"), config_dir)
-    return create_app(engine, config_dir)

@@ -600,10 +600,7 @@ def serve(
     workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
 ) -> None:
     """Serve the decision API over HTTP (FastAPI on uvicorn)."""
-    import os
-
-    import uvicorn
-
+    from nextbest.api.serve import serve as run
     from nextbest.config.loader import load_config
     from nextbest.decision.engine import default_config_dir
 
@@ -611,17 +608,13 @@ def serve(
         load_config(config or default_config_dir())
     except ConfigError as exc:
         raise _fail(str(exc)) from None
-    os.environ["NEXTBEST_DB"] = db
-    os.environ["NEXTBEST_CONFIG"] = str(config) if config else ""
-    err.print(f"nextbest serving {db} on http://{host}:{port} (docs at /docs)")
-    uvicorn.run(
-        "nextbest.api.app:create_app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="warning",
+    err.print(
+        f"nextbest serving {db} on http://{host}:{port} with {workers} worker(s) (docs at /docs)"
     )
+    try:
+        run(db, config, host, port, workers)
+    except OSError as exc:
+        raise _fail(f"--port: cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
 def main() -> None:

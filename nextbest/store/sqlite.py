@@ -18,7 +18,8 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,7 @@ from nextbest.store.base import (
 )
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+LOCK_RETRIES = 60  # ≈ 1.8 s of back-off in all
 WAL_LIMIT = 16 * 1024 * 1024  # bytes of WAL before the checkpointer insists
 _ACTION_COLUMNS = (
     "placement", "rank", "action_id", "treatment_id", "issue", "group", "channel", "propensity",
@@ -122,6 +124,26 @@ class SQLiteStore:
         self._checkpointer = _Checkpointer(path, checkpoint_interval)
         self._checkpointer.start()
 
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """A write transaction that takes the write lock up front (BEGIN IMMEDIATE): waiting
+        for it honours busy_timeout, where a deferred transaction that must upgrade a read
+        snapshot another process has moved past fails at once with "database is locked"
+        (seen with two API workers on one file)."""
+        with self._raw:
+            if not self._raw.in_transaction:
+                # with several processes on one file SQLite sometimes answers BUSY at once
+                # rather than through the busy handler; a short, bounded retry covers it
+                for attempt in range(LOCK_RETRIES):
+                    try:
+                        self._raw.execute("BEGIN IMMEDIATE")
+                        break
+                    except sqlite3.OperationalError as exc:
+                        if "locked" not in str(exc) or attempt == LOCK_RETRIES - 1:
+                            raise
+                        time.sleep(0.001 * (attempt + 1))
+            yield
+
     @classmethod
     def open(cls, path: str | Path) -> SQLiteStore:
         path = Path(path)
@@ -195,7 +217,7 @@ class SQLiteStore:
             "traits = json_patch(profiles.traits, :t), updated_ts = excluded.updated_ts"
         )
         params = [{"c": cid, "t": _dumps(dict(traits)), "ts": ts} for cid, traits in profiles]
-        with self._raw:
+        with self._writing():
             self._exec(sql, params)
         return len(params)
 
@@ -222,7 +244,7 @@ class SQLiteStore:
     def set_consents(self, rows: Sequence[tuple[str, str, str, float]]) -> None:
         if not rows:
             return
-        with self._raw:
+        with self._writing():
             self._exec(
                 (
                     "INSERT INTO consents (customer_id, purpose, status, ts) VALUES (:c, :p, :s, :ts)"
@@ -253,7 +275,7 @@ class SQLiteStore:
     ) -> None:
         document = dict(decision.document)
         document["actions"] = decision.actions
-        with self._raw:
+        with self._writing():
             self._exec(
                 (
                     "INSERT INTO decisions (decision_id, ts, customer_id, interaction_id, channel, "
@@ -319,7 +341,7 @@ class SQLiteStore:
     ) -> bool:
         row = outcome.as_row()
         try:
-            with self._raw:
+            with self._writing():
                 self._insert_rows([row], key=outcome.idempotency_key)
                 if model_states:
                     self._save_states(model_states)
@@ -427,11 +449,11 @@ class SQLiteStore:
 
     def save_model_states(self, states: Mapping[str, Mapping[str, Any]]) -> None:
         if states:
-            with self._raw:
+            with self._writing():
                 self._save_states(states)
 
     def save_config_version(self, version_id: str, files: Mapping[str, str], ts: float) -> None:
-        with self._raw:
+        with self._writing():
             self._exec(
                 (
                     "INSERT INTO config_versions (version_id, files, ts) VALUES (:v, :f, :ts) "
@@ -444,7 +466,7 @@ class SQLiteStore:
         self, events: Sequence[tuple[EventRecord, Mapping[str, Any] | None]], ts: float
     ) -> list[bool]:
         new = []
-        with self._raw:
+        with self._writing():
             for event, traits in events:
                 cursor = self._raw.execute(
                     "INSERT INTO events (message_id, type, customer_id, anonymous_id, name, ts, "
@@ -494,7 +516,7 @@ class SQLiteStore:
         ]
 
     def add_key(self, key: ApiKey, digest: str) -> None:
-        with self._raw:
+        with self._writing():
             self._exec(
                 "INSERT INTO api_keys (key_id, digest, name, role, created_ts, revoked_ts) "
                 "VALUES (:k, :d, :n, :r, :c, :v)",
@@ -516,7 +538,7 @@ class SQLiteStore:
         return ApiKey(*rows[0]) if rows else None
 
     def revoke_key(self, key_id: str, ts: float) -> bool:
-        with self._raw:
+        with self._writing():
             cursor = self._raw.execute(
                 "UPDATE api_keys SET revoked_ts = :t WHERE key_id = :k AND revoked_ts IS NULL",
                 {"t": ts, "k": key_id},
