@@ -17,11 +17,12 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from nextbest.api.auth import AuthError, authorize
 from nextbest.api.ingest import register as register_ingestion
 from nextbest.api.metrics import Metrics
-from nextbest.api.problems import problem
+from nextbest.api.problems import PROBLEM_RESPONSES, problem
 from nextbest.api.schemas import DecisionIn, OutcomeIn, OutcomeList, ProfilePatch, as_json
 from nextbest.decision.engine import Engine, default_config_dir
 from nextbest.errors import ConfigError, NotFoundError, RequestError
@@ -61,6 +62,7 @@ def create_app(
         title="nextbest",
         summary="Real-time next-best-action decisions, outcomes and learning.",
         version="0.1.0",
+        responses=PROBLEM_RESPONSES,
     )
     app.state.engine = engine
     metrics = app.state.metrics = Metrics()
@@ -82,6 +84,14 @@ def create_app(
     def _bad(request: Request, exc: RequestError) -> JSONResponse:
         return problem(
             422, "request cannot be served", [{"field": exc.field, "message": exc.message}]
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # what the framework answers itself (an unreadable body, an unknown route)
+        field = "body" if exc.status_code == 400 else "path"
+        return problem(
+            exc.status_code, str(exc.detail), [{"field": field, "message": str(exc.detail)}]
         )
 
     @app.exception_handler(AuthError)

@@ -67,15 +67,25 @@ def register(app: FastAPI, engine: Any, auth: bool) -> None:
         await run_in_threadpool(ingest, engine, parse([data], ""))
         return {"success": True}
 
-    for kind in TYPES:
-
-        async def one(request: Request, kind: str = kind) -> dict[str, bool]:
+    def endpoint(kind: str) -> Any:
+        async def one(request: Request) -> dict[str, bool]:
             return await receive(request, kind)
 
         one.__doc__ = f"A Segment `{kind}` message."
-        app.post(f"/v1/{kind}", tags=["events"], name=f"ingest_{kind}")(one)
+        return one
 
-    @app.post("/v1/batch", tags=["events"])
+    body = {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
+    }
+    for kind in TYPES:
+        app.post(f"/v1/{kind}", tags=["events"], name=f"ingest_{kind}", openapi_extra=body)(
+            endpoint(kind)
+        )
+
+    @app.post("/v1/batch", tags=["events"], openapi_extra=body)
     async def batch(request: Request) -> dict[str, bool]:
         """`{"batch": [messages, each with its "type"], "context"?, "writeKey"?}`."""
         data = await _body(request)

@@ -17,3 +17,36 @@ def problem(status: int, title: str, errors: list[dict[str, str]]) -> JSONRespon
         "errors": errors,
     }
     return JSONResponse(body, status_code=status, media_type=PROBLEM)
+
+
+#: the problem document, for the OpenAPI schema
+PROBLEM_SCHEMA = {
+    "type": "object",
+    "required": ["type", "title", "status", "detail", "errors"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["field", "message"],
+                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+    },
+}
+#: every route may answer with a problem
+PROBLEM_RESPONSES: dict[int | str, dict[str, object]] = {
+    status: {"description": text, "content": {PROBLEM: {"schema": PROBLEM_SCHEMA}}}
+    for status, text in (
+        (400, "the body cannot be read"),
+        (401, "no valid API key"),
+        (403, "the key's role may not do this"),
+        (404, "a referenced record does not exist"),
+        (413, "the body is too large"),
+        (422, "the request is malformed or cannot be served; the fields are named"),
+    )
+}
