@@ -506,8 +506,14 @@ def demo(
     interactions: Annotated[int, typer.Option(help="Interactions per day.", min=1)] = 1000,
     db: DbOption = DEFAULT_DB,
     config: ConfigOption = None,
+    serve_api: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Then serve the HTTP API on the result.")
+    ] = True,
+    host: Annotated[str, typer.Option(help="Interface for the API.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
 ) -> None:
-    """Run the demo bank: generate customers, simulate days of decisions, show the result."""
+    """Run the demo bank: generate customers, simulate days of decisions, show the result,
+    then serve the HTTP API on it (Ctrl-C stops)."""
     out.print(f"[bold]nextbest demo[/bold] — store {db}, {customers:,} customers, {days} days")
     report = _run_simulation(db, config, days, customers, interactions, 7)
     _print_report(report)
@@ -515,6 +521,32 @@ def demo(
         f"Try: nextbest decide --db {db} --customer C000001 --channel web "
         "--placement hero --context page=cards --assurance 1 --explain"
     )
+    if not serve_api:
+        return
+    import time
+
+    from nextbest.api.auth import create_key
+    from nextbest.api.serve import serve as run
+
+    store = _store(db)
+    try:
+        channel = create_key(store, "channel", "demo channel", time.time())[1]
+        admin = create_key(store, "admin", "demo admin", time.time())[1]
+    finally:
+        store.close()
+    base = f"http://{host}:{port}"
+    out.print(f"API at {base} (docs at {base}/docs)")
+    out.print(f"demo channel key: {channel}")
+    out.print(f"demo admin key:   {admin}")
+    out.print(
+        f"Try: curl -s {base}/v1/decisions -H 'Authorization: Bearer {channel}' "
+        '-H \'Content-Type: application/json\' -d \'{"customer_id": "C000001", '
+        '"channel": "web", "placements": [{"name": "hero"}]}\''
+    )
+    try:
+        run(db, config, host, port, 1)
+    except OSError as exc:
+        raise _fail(f"--port: cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
 @keys_app.command("create")

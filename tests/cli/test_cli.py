@@ -179,6 +179,7 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
         "40",
         "--db",
         str(tmp_path / "d.db"),
+        "--no-serve",
     )
     assert code == 0, err
     assert "last 5 days" in out and "nextbest decide" in out
