@@ -4,6 +4,7 @@ and answer every malformed request with a problem+json that names the field."""
 from __future__ import annotations
 
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -29,6 +30,20 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def wait_until_serving(base: str, process: subprocess.Popen[Any], seconds: float) -> None:
+    """Poll `base`/healthz until it answers; fail if `process` exits or time runs out."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert process.poll() is None, f"the server exited with {process.returncode}"
+        assert time.monotonic() < deadline, f"{base} did not come up within {seconds} s"
+        time.sleep(0.1)
 
 
 @contextmanager

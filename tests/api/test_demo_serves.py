@@ -5,12 +5,11 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 
-from tests.api.test_app import free_port
+from tests.api.test_app import free_port, wait_until_serving
 
 
 def test_demo_serves_the_api_with_the_keys_it_prints(tmp_path: Path) -> None:
@@ -27,16 +26,7 @@ def test_demo_serves_the_api_with_the_keys_it_prints(tmp_path: Path) -> None:
         )
         try:
             base = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 120
-            while True:
-                try:
-                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert demo.poll() is None, log.read_text()
-                assert time.monotonic() < deadline, "the demo did not start serving"
-                time.sleep(0.2)
+            wait_until_serving(base, demo, 120)
             text = log.read_text()
             key = re.search(r"demo channel key: (nb_\S+)", text)
             assert key, text

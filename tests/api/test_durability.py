@@ -13,7 +13,7 @@ import httpx
 
 from nextbest.store import open_store
 from nextbest.testing import SMALL_BANK, write_config
-from tests.api.test_app import free_port
+from tests.api.test_app import free_port, wait_until_serving
 
 
 def test_sigkill_during_a_stream_of_ingests_and_outcomes_loses_nothing_acknowledged(
@@ -34,15 +34,7 @@ def test_sigkill_during_a_stream_of_ingests_and_outcomes_loses_nothing_acknowled
         stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, "nextbest serve did not come up"
-        time.sleep(0.1)
+    wait_until_serving(base, server, 30)
 
     events: list[tuple[str, str]] = []  # (customer, messageId) acknowledged
     decisions: list[str] = []

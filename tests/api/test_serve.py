@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 
-from tests.api.test_app import REQUEST, free_port
+from tests.api.test_app import REQUEST, free_port, wait_until_serving
 
 
 def test_serve_answers_on_its_port_and_keeps_what_it_acknowledged(tmp_path: Path) -> None:
@@ -36,16 +35,7 @@ def test_serve_answers_on_its_port_and_keeps_what_it_acknowledged(tmp_path: Path
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert server.poll() is None, server.stderr.read() if server.stderr else ""
-            assert time.monotonic() < deadline, "nextbest serve did not come up"
-            time.sleep(0.1)
+        wait_until_serving(base, server, 30)
         body = {**REQUEST, "customer_id": "anyone", "placements": [{"name": "hero"}]}
         headers = {"authorization": f"Bearer {key}"}
         assert httpx.post(f"{base}/v1/decisions", json=body, timeout=10).status_code == 401
