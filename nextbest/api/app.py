@@ -32,6 +32,16 @@ from nextbest.profile.traits import TraitError
 PROFILE_HISTORY = 50
 
 
+class _Timed:
+    """The metrics middleware in the shape `add_middleware` expects (a class over the app)."""
+
+    def __init__(self, app: Any, metrics: Metrics) -> None:
+        self.handle = metrics.asgi(app)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.handle(scope, receive, send)
+
+
 def _field(location: tuple[Any, ...]) -> str:
     """pydantic's ('body', 'placements', 0, 'count') → `placements[0].count`."""
     parts = [p for p in location if p != "body"]
@@ -66,7 +76,7 @@ def create_app(
     )
     app.state.engine = engine
     metrics = app.state.metrics = Metrics()
-    app.middleware("http")(metrics.middleware)
+    app.add_middleware(_Timed, metrics=metrics)
 
     @app.exception_handler(RequestValidationError)
     def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -8,11 +8,9 @@ client errors. `GET /metrics` serves them in the text exposition format.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from starlette.requests import Request
-from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
 class Metrics:
@@ -50,15 +48,32 @@ class Metrics:
             registry=self.registry,
         )
 
-    async def middleware(
-        self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        start = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        template = getattr(route, "path", "unmatched")
-        self.latency.labels(template, request.method).observe(time.perf_counter() - start)
-        self.requests.labels(template, request.method, str(response.status_code)).inc()
-        if 400 <= response.status_code < 500:
-            self.errors.labels(str(response.status_code)).inc()
-        return response
+    def asgi(self, app: ASGIApp) -> ASGIApp:
+        """A plain ASGI middleware (Starlette's BaseHTTPMiddleware would halve the request
+        rate of a trivial endpoint): times each HTTP request and counts its status."""
+
+        async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] != "http":
+                await app(scope, receive, send)
+                return
+            start = time.perf_counter()
+            status = 500  # what the client gets if the app raises before answering
+
+            async def sending(message: Message) -> None:
+                nonlocal status
+                if message["type"] == "http.response.start":
+                    status = int(message["status"])
+                await send(message)
+
+            try:
+                await app(scope, receive, sending)
+            finally:
+                route = scope.get("route")
+                template = getattr(route, "path", "unmatched")
+                method = scope.get("method", "")
+                self.latency.labels(template, method).observe(time.perf_counter() - start)
+                self.requests.labels(template, method, str(status)).inc()
+                if 400 <= status < 500:
+                    self.errors.labels(str(status)).inc()
+
+        return middleware
