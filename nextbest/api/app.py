@@ -174,15 +174,12 @@ def create_app(
         items = body if isinstance(body, list) else [body]
         # every reference first, so a bad item in a batch writes nothing
         for i, item in enumerate(items):
-            stored = engine.store.get_decision(item.decision_id)
             prefix = f"[{i}]." if isinstance(body, list) else ""
-            if stored is None:
-                raise NotFoundError(f"{prefix}decision_id", f"no decision `{item.decision_id}`")
-            if not any(a["action_id"] == item.action_id for a in stored.actions):
-                raise NotFoundError(
-                    f"{prefix}action_id",
-                    f"action `{item.action_id}` was not returned by decision `{item.decision_id}`",
-                )
+            engine.returned_action(
+                item.decision_id,
+                item.action_id,
+                fields=(f"{prefix}decision_id", f"{prefix}action_id"),
+            )
         recorded = [
             engine.record_outcome(
                 item.decision_id,

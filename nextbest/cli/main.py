@@ -16,7 +16,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.table import Table
 
 from nextbest.errors import ConfigError, NextbestError
-from nextbest.types import Decision, DecisionRequest, Placement
+from nextbest.types import DecisionRequest, Placement
 
 app = typer.Typer(
     name="nextbest",
@@ -111,10 +111,6 @@ def _parse_context(items: list[str]) -> dict[str, Any]:
     return context
 
 
-def decision_document(decision: Decision) -> dict[str, Any]:
-    return decision.to_document()
-
-
 @app.command()
 def decide(
     channel: Annotated[str, typer.Option(help="Channel, e.g. web, app, email.")],
@@ -146,7 +142,7 @@ def decide(
     finally:
         engine.close()
     if as_json:
-        _print_json(decision_document(result))
+        _print_json(result.to_document())
         return
     out.print(f"decision [bold]{result.decision_id}[/bold]  config {result.config_version}")
     table = Table("placement", "#", "action", "propensity", "value", "priority", "P(selected)")

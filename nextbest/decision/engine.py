@@ -195,6 +195,25 @@ class Engine:
         )
         self.store.record_decision(stored, impressions)
 
+    def returned_action(
+        self,
+        decision_id: str,
+        action_id: str,
+        *,
+        fields: tuple[str, str] = ("decision_id", "action_id"),
+    ) -> tuple[StoredDecision, dict[str, Any]]:
+        """The stored decision and the action it returned; NotFoundError naming `fields`
+        (the caller's names for the two ids) when either is missing."""
+        stored = self.store.get_decision(decision_id)
+        if stored is None:
+            raise NotFoundError(fields[0], f"no decision `{decision_id}`")
+        returned = next((a for a in stored.actions if a["action_id"] == action_id), None)
+        if returned is None:
+            raise NotFoundError(
+                fields[1], f"action `{action_id}` was not returned by decision `{decision_id}`"
+            )
+        return stored, returned
+
     def get_decision(self, decision_id: str) -> StoredDecision:
         stored = self.store.get_decision(decision_id)
         if stored is None:
@@ -224,15 +243,7 @@ class Engine:
         if value is not None and (value != value or value in (float("inf"), float("-inf"))):
             raise RequestError("value", "must be a finite number")
         with self._lock:
-            stored = self.store.get_decision(decision_id)
-            if stored is None:
-                raise NotFoundError("decision_id", f"no decision `{decision_id}`")
-            returned = next((a for a in stored.actions if a["action_id"] == action_id), None)
-            if returned is None:
-                raise NotFoundError(
-                    "action_id",
-                    f"action `{action_id}` was not returned by decision `{decision_id}`",
-                )
+            stored, returned = self.returned_action(decision_id, action_id)
             key = idempotency_key or f"{decision_id}:{action_id}:{kind.value}"
             if self.store.has_outcome(key):
                 return False

@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from nextbest.errors import NotFoundError, RequestError
+from nextbest.errors import RequestError
 from nextbest.profile.traits import TraitError, validate_traits
 from nextbest.store.base import EventRecord
 from nextbest.types import Outcome
@@ -127,16 +127,11 @@ def ingest(engine: Any, messages: list[Message], prefix: str = "") -> dict[str, 
             decision_id, action_id, kind = outcome
             if kind not in {o.value for o in Outcome}:
                 raise RequestError(f"{where}properties.outcome", f"unknown outcome `{kind}`")
-            stored = engine.store.get_decision(decision_id)
-            if stored is None:
-                raise NotFoundError(
-                    f"{where}properties.decision_id", f"no decision `{decision_id}`"
-                )
-            if not any(a["action_id"] == action_id for a in stored.actions):
-                raise NotFoundError(
-                    f"{where}properties.action_id",
-                    f"action `{action_id}` was not returned by decision `{decision_id}`",
-                )
+            engine.returned_action(
+                decision_id,
+                action_id,
+                fields=(f"{where}properties.decision_id", f"{where}properties.action_id"),
+            )
         when = message.timestamp or now
         if when.tzinfo is None:
             when = when.replace(tzinfo=UTC)  # Segment's timestamps are UTC
