@@ -370,7 +370,7 @@ def score_bank(quick: bool) -> dict[str, Any]:
     for i in range(500 if quick else 3000):
         x = model_features(config, customers[i % len(customers)], {"page": "home"})
         start = time.perf_counter()
-        bank.mean(idx, "web", x)
+        bank.posterior(idx, "web", x).mean()
         times.append(time.perf_counter() - start)
         start = time.perf_counter()
         table[:, idx].sum(axis=0)

@@ -71,14 +71,5 @@ class OutcomeIn(_Strict):
 OutcomeList = Annotated[list[OutcomeIn], Field(min_length=1, max_length=1000)]
 
 
-def as_json(value: Any) -> Any:
-    """Tuples become lists (pydantic and json agree on lists)."""
-    if isinstance(value, dict):
-        return {k: as_json(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [as_json(v) for v in value]
-    return value
-
-
 class ProfilePatch(_Strict):
     traits: dict[Text, Any] = Field(max_length=500)

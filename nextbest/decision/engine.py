@@ -11,7 +11,6 @@ import gc
 import threading
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import fields
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -41,6 +40,7 @@ from nextbest.types import (
     DecisionRequest,
     Direction,
     Outcome,
+    record_dict,
 )
 
 DEMO_CONFIG = Path(__file__).resolve().parent.parent / "demo" / "bank"
@@ -175,8 +175,8 @@ class Engine:
         ]
         document = {
             "request": _request_document(request),
-            "step_up": [_as_dict(s) for s in decision.step_up],
-            "removed": [_as_dict(r) for r in decision.removed],
+            "step_up": [record_dict(s) for s in decision.step_up],
+            "removed": [record_dict(r) for r in decision.removed],
             "seed": decision.seed,
             # decision-time predictor values: a late outcome trains on what was known then
             "features": dict(decision.features),
@@ -190,7 +190,7 @@ class Engine:
             channel=decision.channel,
             direction=decision.direction.value,
             config_version=decision.config_version,
-            actions=[_as_dict(a) for a in decision.actions],
+            actions=[record_dict(a) for a in decision.actions],
             document=document,
         )
         self.store.record_decision(stored, impressions)
@@ -303,12 +303,6 @@ class Engine:
             return []
         with self._lock:
             return self.models.reports(self.clock.now().timestamp())
-
-
-def _as_dict(record: Any) -> dict[str, Any]:
-    """A flat dataclass as a JSON-able dict (dataclasses.asdict deep-copies: too slow here)."""
-    out = {f.name: getattr(record, f.name) for f in fields(record)}
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
 
 
 def _request_document(request: DecisionRequest) -> dict[str, Any]:

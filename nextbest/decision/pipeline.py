@@ -27,7 +27,7 @@ import numpy.typing as npt
 from nextbest.config.compiled import ENGAGEMENT_STAGES, CompiledConfig
 from nextbest.errors import RequestError
 from nextbest.learning.bank import model_features
-from nextbest.learning.base import PropensityModels
+from nextbest.learning.base import Posterior, PropensityModels
 from nextbest.learning.uniform import UniformPropensities, in_control_group
 from nextbest.policies.contact import HistoryArrays, contact_blocks, quiet_hours_now
 from nextbest.profile.traits import coerce_value
@@ -348,11 +348,10 @@ def decide(config: CompiledConfig, models: PropensityModels, inputs: DecisionInp
 
     # scoring
     idx = np.flatnonzero(alive).astype(np.int64)
-    mean = models.mean(idx, request.channel, features)
-    if config.arbitration.exploration == "thompson":
-        propensity = models.sample(idx, request.channel, rng, x=features)[0]
-    else:
-        propensity = mean
+    posterior = models.posterior(idx, request.channel, features)
+    mean = posterior.mean()
+    thompson = config.arbitration.exploration == "thompson"
+    propensity = posterior.sample(rng)[0] if thompson else mean
     value = config.value_const[idx].copy()
     computed: dict[int, float] = {}  # value expressions, like rules, once per decision
     for pos in np.flatnonzero(np.isnan(value)):
@@ -398,18 +397,7 @@ def decide(config: CompiledConfig, models: PropensityModels, inputs: DecisionInp
     )
 
     probability = _selection_probabilities(
-        config,
-        models,
-        request.channel,
-        rng,
-        idx,
-        scale,
-        slate,
-        in_placement,
-        counts,
-        fallbacks,
-        alive,
-        features,
+        config, posterior, rng, idx, scale, slate, in_placement, counts, fallbacks, alive
     )
 
     actions: list[RankedAction] = []
@@ -493,8 +481,7 @@ def decide(config: CompiledConfig, models: PropensityModels, inputs: DecisionInp
 
 def _selection_probabilities(
     config: CompiledConfig,
-    models: PropensityModels,
-    channel: str,
+    posterior: Posterior,
     rng: np.random.Generator,
     idx: IntArray,
     scale: FloatArray,
@@ -503,7 +490,6 @@ def _selection_probabilities(
     counts: Sequence[int],
     fallbacks: Sequence[int | None],
     alive: BoolArray,
-    features: Mapping[str, Any],
 ) -> dict[tuple[int, int], float]:
     """P(action a lands in placement p) under Thompson sampling, by Monte Carlo.
 
@@ -517,7 +503,7 @@ def _selection_probabilities(
         return dict.fromkeys(picked, 1.0)
     groups = config.group_idx
     max_per_group = config.arbitration.max_per_group
-    lo, hi = models.bounds(idx, channel, features)
+    lo, hi = posterior.bounds()
     contenders = _contenders(lo * scale, hi * scale, groups[idx], sum(counts), max_per_group)
     c_idx = idx[contenders]
     if len(c_idx) == 0:
@@ -526,7 +512,7 @@ def _selection_probabilities(
     # the one-slot case is fully vectorised, so it affords SINGLE_SLOT_FACTOR times the draws
     wanted = draws * SINGLE_SLOT_FACTOR if single_slot else draws
     k = max(4, min(wanted, SAMPLE_BUDGET // len(c_idx)))
-    samples = models.sample(c_idx, channel, rng, draws=k, x=features) * scale[contenders]
+    samples = posterior.take(contenders).sample(rng, k) * scale[contenders]
     tally: dict[tuple[int, int], int] = dict.fromkeys(picked, 1)
     # `c_idx` is ascending, so a stable sort breaks ties by definition order, as `_order` does
     orders = np.argsort(-samples, axis=1, kind="stable")

@@ -31,12 +31,11 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy.special import betaincinv
 
 from nextbest.config.compiled import CompiledConfig
 from nextbest.learning.adm import AdmModel
-from nextbest.learning.base import Features, FloatArray, IntArray
-from nextbest.learning.beta import BOUND_TAIL, model_id
+from nextbest.learning.base import Features, FloatArray, IntArray, Posterior
+from nextbest.learning.beta import model_id
 from nextbest.learning.binning import NUMERIC, SYMBOLIC, Encoder
 from nextbest.learning.report import ModelReport
 from nextbest.rules.types import RuleType
@@ -348,9 +347,7 @@ class AdmModels:
         self._cache = (x, columns)
         return columns
 
-    def _posterior(
-        self, actions: IntArray, channel: str, x: Features | None
-    ) -> tuple[FloatArray, FloatArray]:
+    def posterior(self, actions: IntArray, channel: str, x: Features | None = None) -> Posterior:
         arrays = self._channels[channel]
         columns = self._bins(x)
         # the customer's columns are whole rows: summing them for every action and picking
@@ -386,30 +383,7 @@ class AdmModels:
         else:
             # Jeffreys: the mean is ADM's (0.5 + pos) / (1 + pos + neg)
             prior_a = prior_b = np.full(len(actions), 0.5)
-        return prior_a + rate * n, prior_b + (1 - rate) * n
-
-    def mean(self, actions: IntArray, channel: str, x: Features | None = None) -> FloatArray:
-        a, b = self._posterior(actions, channel, x)
-        return np.asarray(a / (a + b), dtype=np.float64)
-
-    def sample(
-        self,
-        actions: IntArray,
-        channel: str,
-        rng: np.random.Generator,
-        draws: int = 1,
-        x: Features | None = None,
-    ) -> npt.NDArray[np.float64]:
-        a, b = self._posterior(actions, channel, x)
-        return rng.beta(a, b, size=(draws, len(actions)))
-
-    def bounds(
-        self, actions: IntArray, channel: str, x: Features | None = None
-    ) -> tuple[FloatArray, FloatArray]:
-        a, b = self._posterior(actions, channel, x)
-        lo = np.asarray(betaincinv(a, b, BOUND_TAIL), dtype=np.float64)
-        hi = np.asarray(betaincinv(a, b, 1 - BOUND_TAIL), dtype=np.float64)
-        return lo, hi
+        return Posterior(prior_a + rate * n, prior_b + (1 - rate) * n)
 
     def explain(self, action: int, channel: str, x: Features) -> dict[str, float]:
         """What each predictor adds to the action's score for `x` — its own model's and,

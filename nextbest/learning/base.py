@@ -9,9 +9,10 @@ Two levels, like an online-learning library and the engine that hosts it:
   `nextbest.learning.checks`.
 * `PropensityModels` — the bank the decision pipeline talks to: one model per
   action × channel, scored for all candidate actions of a decision at once and indexed by
-  the action positions of the compiled configuration. A bank also gives cheap,
-  conservative bounds on each propensity: the pipeline uses them to skip, in its
-  Monte-Carlo estimate of selection probabilities, actions that cannot win.
+  the action positions of the compiled configuration. It answers a decision with one
+  `Posterior` over the candidates: their means, Thompson draws, and cheap bounds that a
+  draw almost never leaves (the pipeline uses them to skip, in its Monte-Carlo estimate of
+  selection probabilities, actions that cannot win).
 
 `x` is a mapping of predictor name → raw value (number, text, bool, or None for missing);
 columns (`X`) map a predictor name to a sequence of such values, one per row.
@@ -20,10 +21,12 @@ columns (`X`) map a predictor name to a sequence of such values, one per row.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol, Self
 
 import numpy as np
 import numpy.typing as npt
+from scipy.special import ndtri
 
 from nextbest.config.compiled import CompiledConfig
 
@@ -33,6 +36,84 @@ BoolArray = npt.NDArray[np.bool_]
 
 Features = Mapping[str, Any]
 Columns = Mapping[str, Sequence[Any] | npt.NDArray[Any]]
+
+#: tail mass left outside the bounds used to prune selection-probability estimates
+BOUND_TAIL = 1e-4
+#: the bounds' z, widened by a fifth so the logit-normal approximation stays conservative
+_BOUND_Z = float(-ndtri(BOUND_TAIL)) * 1.2
+
+
+@dataclass(frozen=True)
+class Posterior:
+    """Beta(a, b) over each candidate's propensity, for one decision.
+
+    `bounds()` approximates the Beta quantiles by a normal on the logit scale (mean
+    ψ(a) − ψ(b), variance ψ'(a) + ψ'(b), each by its two-term expansion) with z widened by
+    20 %: a draw falls outside with probability ≤ 0.3 % for a, b ≥ 1 (measured against
+    `scipy.special.betainc`), and it costs 10 µs for 180 actions where the exact
+    `betaincinv` costs 400 µs. A bank that knows exact quantiles passes them as `lo`/`hi`.
+    """
+
+    a: FloatArray
+    b: FloatArray
+    lo: FloatArray | None = None
+    hi: FloatArray | None = None
+
+    def mean(self) -> FloatArray:
+        return np.asarray(self.a / (self.a + self.b), dtype=np.float64)
+
+    def sample(self, rng: np.random.Generator, draws: int = 1) -> FloatArray:
+        """Thompson draws, shape (draws, candidates)."""
+        return rng.beta(self.a, self.b, size=(draws, len(self.a)))
+
+    def bounds(self) -> tuple[FloatArray, FloatArray]:
+        """Lower and upper propensity bounds that a draw falls outside of almost never."""
+        if self.lo is not None and self.hi is not None:
+            return self.lo, self.hi
+        ia, ib = 1 / self.a, 1 / self.b
+        centre = np.log(self.a / self.b) - 0.5 * (ia - ib)
+        spread = _BOUND_Z * np.sqrt(ia + ib + 0.5 * (ia * ia + ib * ib))
+        lo = 1 / (1 + np.exp(spread - centre))
+        hi = 1 / (1 + np.exp(-spread - centre))
+        return np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
+
+    def take(self, keep: BoolArray | IntArray) -> Posterior:
+        """The posterior of a subset of the candidates."""
+        return Posterior(
+            self.a[keep],
+            self.b[keep],
+            None if self.lo is None else self.lo[keep],
+            None if self.hi is None else self.hi[keep],
+        )
+
+
+class KnownPropensities(Posterior):
+    """Propensities known exactly (the simulator's oracle): every draw is the mean."""
+
+    def __init__(self, p: FloatArray) -> None:
+        super().__init__(p, 1 - p, p, p)
+
+    def mean(self) -> FloatArray:
+        return self.a
+
+    def sample(self, rng: np.random.Generator, draws: int = 1) -> FloatArray:
+        return np.tile(self.a, (draws, 1))
+
+    def take(self, keep: BoolArray | IntArray) -> Posterior:
+        return KnownPropensities(self.a[keep])
+
+
+class RandomPropensities(Posterior):
+    """Uniform random propensities (the model control group): Beta(1, 1), drawn directly."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__(np.ones(n), np.ones(n), np.zeros(n), np.ones(n))
+
+    def sample(self, rng: np.random.Generator, draws: int = 1) -> FloatArray:
+        return rng.random((draws, len(self.a)))
+
+    def take(self, keep: BoolArray | IntArray) -> Posterior:
+        return RandomPropensities(len(self.a[keep]))
 
 
 class Model(Protocol):
@@ -67,29 +148,14 @@ class Model(Protocol):
 class PropensityModels(Protocol):
     """One self-learning propensity model per action × channel, scored as a bank.
 
-    `x` in `mean`, `sample` and `bounds` is the decision's predictor values (profile and
+    `x` in `posterior` is the decision's predictor values (profile and
     context); a bank that learns nothing per customer may ignore it."""
 
     def bind(self, config: CompiledConfig) -> None:
         """Lay the models out for `config` (after a load or reload); keeps learned state."""
 
-    def mean(self, actions: IntArray, channel: str, x: Features | None = None) -> FloatArray:
-        """Point estimate of each action's propensity on `channel`."""
-
-    def sample(
-        self,
-        actions: IntArray,
-        channel: str,
-        rng: np.random.Generator,
-        draws: int = 1,
-        x: Features | None = None,
-    ) -> npt.NDArray[np.float64]:
-        """Thompson draws, shape (draws, len(actions))."""
-
-    def bounds(
-        self, actions: IntArray, channel: str, x: Features | None = None
-    ) -> tuple[FloatArray, FloatArray]:
-        """Lower and upper propensity bounds that a draw falls outside of almost never."""
+    def posterior(self, actions: IntArray, channel: str, x: Features | None = None) -> Posterior:
+        """What the bank believes of each of `actions`' propensity on `channel` for `x`."""
 
     def positives(self, actions: IntArray, channel: str) -> FloatArray:
         """Each model's positive responses so far: how mature it is."""

@@ -20,13 +20,10 @@ import numpy.typing as npt
 from scipy.special import betaincinv
 
 from nextbest.config.compiled import CompiledConfig
-from nextbest.learning.base import Features
+from nextbest.learning.base import BOUND_TAIL, Features, Posterior
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
-
-#: tail mass left outside the bounds used to prune selection-probability estimates
-BOUND_TAIL = 1e-4
 
 
 def model_id(action_id: str, channel: str) -> str:
@@ -72,29 +69,15 @@ class BetaBernoulliModels:
             self._lo[i, j] = float(betaincinv(a, b, BOUND_TAIL))
             self._hi[i, j] = float(betaincinv(a, b, 1 - BOUND_TAIL))
 
-    def mean(self, actions: IntArray, channel: str, x: Features | None = None) -> FloatArray:
+    def posterior(self, actions: IntArray, channel: str, x: Features | None = None) -> Posterior:
+        # the exact quantiles are kept up to date per model as it learns
         j = self._channel_pos[channel]
-        a = self._alpha[actions, j]
-        return np.asarray(a / (a + self._beta[actions, j]), dtype=np.float64)
-
-    def sample(
-        self,
-        actions: IntArray,
-        channel: str,
-        rng: np.random.Generator,
-        draws: int = 1,
-        x: Features | None = None,
-    ) -> npt.NDArray[np.float64]:
-        j = self._channel_pos[channel]
-        a = self._alpha[actions, j]
-        b = self._beta[actions, j]
-        return rng.beta(a, b, size=(draws, len(actions)))
-
-    def bounds(
-        self, actions: IntArray, channel: str, x: Features | None = None
-    ) -> tuple[FloatArray, FloatArray]:
-        j = self._channel_pos[channel]
-        return self._lo[actions, j], self._hi[actions, j]
+        return Posterior(
+            self._alpha[actions, j],
+            self._beta[actions, j],
+            self._lo[actions, j],
+            self._hi[actions, j],
+        )
 
     def explain(self, action: int, channel: str, x: Features) -> dict[str, float]:
         return {}  # a rate per action × channel: nothing about the customer

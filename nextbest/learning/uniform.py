@@ -14,10 +14,9 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
 from nextbest.config.compiled import CompiledConfig
-from nextbest.learning.base import Features, FloatArray, IntArray
+from nextbest.learning.base import Features, FloatArray, IntArray, Posterior, RandomPropensities
 
 
 def in_control_group(customer_id: str | None, now: datetime, share: float) -> bool:
@@ -32,23 +31,8 @@ class UniformPropensities:
     def bind(self, config: CompiledConfig) -> None:
         pass
 
-    def mean(self, actions: IntArray, channel: str, x: Features | None = None) -> FloatArray:
-        return np.full(len(actions), 0.5)
-
-    def sample(
-        self,
-        actions: IntArray,
-        channel: str,
-        rng: np.random.Generator,
-        draws: int = 1,
-        x: Features | None = None,
-    ) -> npt.NDArray[np.float64]:
-        return rng.random((draws, len(actions)))
-
-    def bounds(
-        self, actions: IntArray, channel: str, x: Features | None = None
-    ) -> tuple[FloatArray, FloatArray]:
-        return np.zeros(len(actions)), np.ones(len(actions))
+    def posterior(self, actions: IntArray, channel: str, x: Features | None = None) -> Posterior:
+        return RandomPropensities(len(actions))
 
     def explain(self, action: int, channel: str, x: Features) -> dict[str, float]:
         return {}

@@ -121,7 +121,10 @@ def cold_start_experiment(
                     bank.learn_one(action_ids[action], channel, y, features[i])
                     learned += 1
                 beliefs = np.array(
-                    [bank.mean(np.array([action]), channel, x)[0] for x in panel_features]
+                    [
+                        bank.posterior(np.array([action]), channel, x).mean()[0]
+                        for x in panel_features
+                    ]
                 )
                 true = panel_truth[:, action]
                 rows.append([np.abs(beliefs - true).mean(), abs(beliefs.mean() - true.mean())])

@@ -29,7 +29,7 @@ from nextbest.decision.engine import Engine
 from nextbest.demo.profiles import generate_consents, generate_profiles
 from nextbest.demo.truth import GroundTruth
 from nextbest.learning import BetaBernoulliModels, UniformPropensities
-from nextbest.learning.base import Features
+from nextbest.learning.base import Features, KnownPropensities, Posterior
 from nextbest.store.base import Store
 from nextbest.store.memory import MemoryStore
 from nextbest.types import DecisionRequest, Outcome, Placement
@@ -70,24 +70,8 @@ class OracleModels(UniformPropensities):
         super().__init__()
         self.truth = np.zeros(0)
 
-    def mean(self, actions: IntArray, channel: str, x: Features | None = None) -> FloatArray:
-        return np.asarray(self.truth[actions], dtype=np.float64)
-
-    def sample(
-        self,
-        actions: IntArray,
-        channel: str,
-        rng: np.random.Generator,
-        draws: int = 1,
-        x: Features | None = None,
-    ) -> npt.NDArray[np.float64]:
-        return np.tile(self.truth[actions], (draws, 1))
-
-    def bounds(
-        self, actions: IntArray, channel: str, x: Features | None = None
-    ) -> tuple[FloatArray, FloatArray]:
-        p = np.asarray(self.truth[actions], dtype=np.float64)
-        return p, p
+    def posterior(self, actions: IntArray, channel: str, x: Features | None = None) -> Posterior:
+        return KnownPropensities(np.asarray(self.truth[actions], dtype=np.float64))
 
 
 @dataclass

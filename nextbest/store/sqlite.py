@@ -14,7 +14,9 @@ loses nothing on a process crash; only a power cut can cost the last transaction
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -112,9 +114,42 @@ class _Checkpointer(threading.Thread):
             connection.close()
 
 
+class _WriterLock:
+    """One writer at a time across the processes on a database file, queued in the kernel.
+
+    SQLite's busy handler polls: a writer that finds the lock taken sleeps 1, 2, 5, 10 … ms
+    and tries again, so with two API workers writing, collisions cost milliseconds (event
+    batches had a 1.2 s p99). An exclusive `flock` on a side file (`<db>-lock`) makes the
+    writers wait in line instead, and wakes the next one when the lock is let go; the
+    kernel drops a dead process's lock. Re-entrant within the process.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._fd = os.open(f"{path}-lock", os.O_RDWR | os.O_CREAT, 0o600)
+        self._local = threading.RLock()
+        self._depth = 0
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        with self._local:
+            if self._depth == 0:
+                fcntl.flock(self._fd, fcntl.LOCK_EX)
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+                if self._depth == 0:
+                    fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+
 class SQLiteStore:
     def __init__(self, engine: Engine, path: Path, checkpoint_interval: float = 0.5) -> None:
         self.engine = engine
+        self._writer = _WriterLock(path)
         self._conn = engine.connect()
         raw = self._conn.connection.dbapi_connection
         if raw is None:  # pragma: no cover - SQLAlchemy always gives a live connection here
@@ -129,8 +164,9 @@ class SQLiteStore:
         """A write transaction that takes the write lock up front (BEGIN IMMEDIATE): waiting
         for it honours busy_timeout, where a deferred transaction that must upgrade a read
         snapshot another process has moved past fails at once with "database is locked"
-        (seen with two API workers on one file)."""
-        with self._raw:
+        (seen with two API workers on one file). Writers of other processes queue on the
+        writer lock first."""
+        with self._writer.held(), self._raw:
             if not self._raw.in_transaction:
                 # with several processes on one file SQLite sometimes answers BUSY at once
                 # rather than through the busy handler; a short, bounded retry covers it
@@ -179,6 +215,7 @@ class SQLiteStore:
         self._raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
         self._conn.close()
         self.engine.dispose()
+        self._writer.close()
 
     def revision(self) -> str | None:
         rows = self._read("SELECT version_num FROM alembic_version")

@@ -63,7 +63,7 @@ def test_vectorised_scores_equal_each_models_own_prediction(mode: str) -> None:
     idx = np.arange(len(ACTIONS))
     for _ in range(50):
         x = model_features(CONFIG, customer(rng), {"page": "cards"})
-        means = bank.mean(idx, "web", x)
+        means = bank.posterior(idx, "web", x).mean()
         for i, action in enumerate(ACTIONS):
             model = bank.models.get(f"{action}@web")
             expected = 0.5 if model is None else model.predict_one(x)
@@ -76,7 +76,9 @@ def test_learning_finds_the_segment_that_responds() -> None:
     young = model_features(CONFIG, {"age": 22, "income": 20000}, {"page": "home"})
     old = model_features(CONFIG, {"age": 70, "income": 20000}, {"page": "home"})
     idx = np.array([student])
-    assert bank.mean(idx, "web", young)[0] > 2 * bank.mean(idx, "web", old)[0]
+    assert (
+        bank.posterior(idx, "web", young).mean()[0] > 2 * bank.posterior(idx, "web", old).mean()[0]
+    )
 
 
 def test_protected_and_pii_values_never_change_a_score() -> None:
@@ -84,7 +86,7 @@ def test_protected_and_pii_values_never_change_a_score() -> None:
     idx = np.arange(len(ACTIONS))
     base = {"age": 25, "income": 40000, "in_arrears": False}
     scores = {
-        bank.mean(idx, "web", model_features(CONFIG, {**base, **extra}, {})).tobytes()
+        bank.posterior(idx, "web", model_features(CONFIG, {**base, **extra}, {})).mean().tobytes()
         for extra in ({"gender": "f"}, {"gender": "m"}, {"first_name": "X"}, {})
     }
     assert len(scores) == 1
@@ -99,7 +101,11 @@ def test_state_round_trips_through_json() -> None:
     rng = random.Random(5)
     for _ in range(20):
         x = model_features(CONFIG, customer(rng), {"page": "home"})
-        assert np.allclose(bank.mean(idx, "web", x), restored.mean(idx, "web", x), atol=1e-12)
+        assert np.allclose(
+            bank.posterior(idx, "web", x).mean(),
+            restored.posterior(idx, "web", x).mean(),
+            atol=1e-12,
+        )
 
 
 def test_a_new_action_starts_at_its_groups_rate_with_the_hierarchical_prior() -> None:
@@ -110,7 +116,7 @@ def test_a_new_action_starts_at_its_groups_rate_with_the_hierarchical_prior() ->
         for _ in range(600):  # gold-card (group cards) converts at about 10 %
             bank.learn_one("gold-card", "web", rng.random() < 0.1, {"age": 40})
         new = np.array([CONFIG.action_index["student-card"]])  # same group, never shown
-        mean = bank.mean(new, "web", {"age": 40})[0]
+        mean = bank.posterior(new, "web", {"age": 40}).mean()[0]
         assert expect[0] < mean < expect[1], (cold_start, mean)
 
 
@@ -127,12 +133,12 @@ def test_thompson_draws_follow_the_posterior_and_narrow_with_evidence() -> None:
             bank.learn_one("gold-card", "web", r.random() < 0.2, {"age": 40})
     x = {"age": 40}
     for bank in (young, old):
-        draws = bank.sample(idx, "web", rng, draws=4000, x=x)[:, 0]
-        lo, hi = bank.bounds(idx, "web", x)
-        assert abs(draws.mean() - bank.mean(idx, "web", x)[0]) < 0.01
+        draws = bank.posterior(idx, "web", x).sample(rng, 4000)[:, 0]
+        lo, hi = bank.posterior(idx, "web", x).bounds()
+        assert abs(draws.mean() - bank.posterior(idx, "web", x).mean()[0]) < 0.01
         assert (draws >= lo[0]).mean() > 0.999 and (draws <= hi[0]).mean() > 0.999
-    spread_young = young.sample(idx, "web", rng, 4000, x).std()
-    spread_old = old.sample(idx, "web", rng, 4000, x).std()
+    spread_young = young.posterior(idx, "web", x).sample(rng, 4000).std()
+    spread_old = old.posterior(idx, "web", x).sample(rng, 4000).std()
     assert spread_old < spread_young / 3
 
 
@@ -201,10 +207,10 @@ def test_models_survive_a_restart_on_sqlite(tmp_path) -> None:  # type: ignore[n
             )
     idx = np.arange(len(ACTIONS))
     x = {"age": 30, "income": 50000}
-    before = engine.models.mean(idx, "web", x)
+    before = engine.models.posterior(idx, "web", x).mean()
     engine.close()
     reopened = Engine(open_store(db), make_config(), clock=clock, seed=1)
-    assert np.allclose(reopened.models.mean(idx, "web", x), before, atol=1e-12)
+    assert np.allclose(reopened.models.posterior(idx, "web", x).mean(), before, atol=1e-12)
     reopened.close()
 
 
@@ -223,7 +229,9 @@ def test_bulk_learning_equals_one_response_at_a_time() -> None:
     bulk.learn_many(responses)
     idx = np.arange(len(ACTIONS))
     for _, _, _, x in responses[:30]:
-        assert np.allclose(one.mean(idx, "web", x), bulk.mean(idx, "web", x), atol=1e-9)
+        assert np.allclose(
+            one.posterior(idx, "web", x).mean(), bulk.posterior(idx, "web", x).mean(), atol=1e-9
+        )
 
 
 def test_explained_decisions_name_the_models_top_factors_and_never_protected_ones() -> None:
