@@ -196,9 +196,11 @@ def create_app(
                 value=item.value,
                 at=item.timestamp,
                 idempotency_key=item.idempotency_key,
+                learn=False,
             )
             for item in items
         ]
+        engine.catch_up()  # all of them, in one transaction
         for item, new in zip(items, recorded, strict=True):
             if new:
                 metrics.outcomes.labels(item.outcome).inc()

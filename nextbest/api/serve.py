@@ -6,6 +6,11 @@ here: 360 requests/s instead of 6,000 on a trivial endpoint). We bind the socket
 with TCP_NODELAY (accepted connections inherit it on Linux), migrate the store once, and
 fork the workers.
 
+Worker 0 learns: every 0.5 s it also learns the outcomes the other workers recorded
+(`Engine.catch_up`). The others do not learn; every 5 s they take the saved models if the
+learner has moved on (`Engine.refresh_models`). So the models of all workers come from one
+learner, in the order of the interaction log, and no worker's save overwrites another's.
+
 Each worker listens on its own `SO_REUSEPORT` socket, so the kernel spreads new connections
 over the workers. One socket shared by all workers let whichever woke first accept every
 pending connection: a load generator's 16 keep-alive connections all landed on one of two
@@ -14,10 +19,13 @@ workers, and the other idled.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
+import multiprocessing.connection
 import os
 import signal
 import socket
+import threading
 from pathlib import Path
 from types import FrameType
 
@@ -27,7 +35,35 @@ from nextbest.api.app import create_app
 from nextbest.decision.engine import Engine
 from nextbest.store import open_store
 
+log = logging.getLogger(__name__)
+
 BACKLOG = 2048
+#: how often the learning worker learns what the other workers recorded
+CATCH_UP_SECONDS = 0.5
+#: how often the other workers look for newer saved models
+REFRESH_SECONDS = 5.0
+
+
+class _Upkeep(threading.Thread):
+    """Keeps a worker's models current in the background: the learner catches up on the
+    log, the others refresh from the store. A failure is retried on the next round."""
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(name="nextbest-models", daemon=True)
+        self.engine = engine
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        learns = self.engine.learns
+        while not self.stopped.wait(CATCH_UP_SECONDS if learns else REFRESH_SECONDS):
+            try:
+                if learns:
+                    self.engine.catch_up()
+                else:
+                    self.engine.refresh_models()
+            except Exception as exc:  # upkeep must outlive a busy or broken moment
+                # the kind only: a message could carry data, and logs hold none
+                log.warning("model upkeep failed (%s); retrying", type(exc).__name__)
 
 
 def _socket(host: str, port: int, *, shared: bool) -> socket.socket:
@@ -41,31 +77,40 @@ def _socket(host: str, port: int, *, shared: bool) -> socket.socket:
     return sock
 
 
-def _worker(host: str, port: int, db: str, config_dir: str | None, shared: bool) -> None:
+def _worker(
+    host: str, port: int, db: str, config_dir: str | None, shared: bool, learns: bool
+) -> None:
     sock = _socket(host, port, shared=shared)
     sock.listen(BACKLOG)
-    engine = Engine.open(db, config_dir)
+    engine = Engine.open(db, config_dir, learns=learns)
+    upkeep = _Upkeep(engine)
+    upkeep.start()
     try:
         server = uvicorn.Server(uvicorn.Config(create_app(engine, config_dir), log_level="warning"))
         server.run(sockets=[sock])
     finally:
+        upkeep.stopped.set()
+        upkeep.join()
         engine.close()
         sock.close()
 
 
-def serve(db: str, config_dir: Path | None, host: str, port: int, workers: int) -> None:
+def serve(db: str, config_dir: Path | None, host: str, port: int, workers: int) -> int:
+    """Serve until stopped (SIGTERM/SIGINT); the exit status: 0, or the first failed
+    worker's (a failed worker stops the others: no running on silently with fewer)."""
     open_store(db).close()  # migrations run once, here, not raced by the workers
     folder = str(config_dir) if config_dir else None
     if workers == 1:
-        _worker(host, port, db, folder, False)
-        return
+        _worker(host, port, db, folder, False, True)
+        return 0
     # bound, never listening: a taken port fails here, before any worker starts, and no
     # connection is ever queued on this socket
     claim = _socket(host, port, shared=True)
     # fork: nothing has opened an engine (or a thread) yet
     context = multiprocessing.get_context("fork")
     processes = [
-        context.Process(target=_worker, args=(host, port, db, folder, True)) for _ in range(workers)
+        context.Process(target=_worker, args=(host, port, db, folder, True, i == 0))
+        for i in range(workers)
     ]
     for process in processes:
         process.start()
@@ -77,6 +122,15 @@ def serve(db: str, config_dir: Path | None, host: str, port: int, workers: int) 
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    for process in processes:
-        process.join()
+    status = 0
+    running = list(processes)
+    while running:
+        for done in multiprocessing.connection.wait([p.sentinel for p in running]):
+            process = next(p for p in running if p.sentinel == done)
+            process.join()
+            running.remove(process)
+            if process.exitcode and not status:
+                status = process.exitcode if process.exitcode > 0 else 1
+                stop(signal.SIGTERM, None)
     claim.close()
+    return status

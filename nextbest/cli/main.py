@@ -640,9 +640,11 @@ def serve(
         f"nextbest serving {db} on http://{host}:{port} with {workers} worker(s) (docs at /docs)"
     )
     try:
-        run(db, config, host, port, workers)
+        status = run(db, config, host, port, workers)
     except OSError as exc:
         raise _fail(f"--port: cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    if status:
+        raise _fail(f"a worker stopped with exit status {status}; the others were stopped")
 
 
 def main() -> None:

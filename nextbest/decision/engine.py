@@ -1,8 +1,17 @@
 """The engine: loads a decision's inputs from the store, runs the pipeline, records it,
 and learns from outcomes. The one object the shells (CLI, API, simulator) talk to.
 
-In embedded mode one process owns the SQLite file; a lock serialises writes so decisions
-and outcomes from several threads stay consistent with the in-memory models.
+A lock serialises an engine's work, so decisions and outcomes from several threads stay
+consistent with its in-memory models.
+
+Outcomes are learned from the store's interaction log, in log order, up to a mark saved
+with the model states in one transaction (`catch_up`). So learning survives a crash
+between an outcome and its learning (the next start catches up), and several processes
+on one store stay consistent: one of them learns (`learns=True`), the others only
+reload the saved models when the mark moves (`refresh_models`). Should two learners meet
+(a CLI command beside the server), each still learns the whole log in order — the
+models are deterministic, so both hold the same states at the same mark — and the store
+keeps the saves of whichever is ahead.
 """
 
 from __future__ import annotations
@@ -22,7 +31,7 @@ from nextbest.config.compiled import CompiledConfig
 from nextbest.config.loader import load_config
 from nextbest.decision.pipeline import DecisionInputs, decide
 from nextbest.errors import NotFoundError, RequestError
-from nextbest.learning import AdmModels, PropensityModels, models_for
+from nextbest.learning import RESERVOIR_SUFFIX, AdmModels, PropensityModels, models_for
 from nextbest.learning.report import ModelReport
 from nextbest.profile.traits import coerce_traits, validate_traits
 from nextbest.store.base import (
@@ -44,6 +53,10 @@ from nextbest.types import (
 )
 
 DEMO_CONFIG = Path(__file__).resolve().parent.parent / "demo" / "bank"
+#: outcomes that teach a model something (the others are only history)
+TRAINING_OUTCOMES = POSITIVE_OUTCOMES | NEGATIVE_OUTCOMES
+#: log rows learned per transaction while catching up
+CATCH_UP_PAGE = 1000
 
 
 def default_config_dir() -> Path:
@@ -59,15 +72,21 @@ class Engine:
         clock: Clock | None = None,
         seed: int | None = None,
         models: PropensityModels | None = None,
+        learns: bool = True,
     ) -> None:
         self.store = store
         self.clock = clock or SystemClock()
+        self.learns = learns
         self._rng = np.random.default_rng(seed)
         self._lock = threading.RLock()
+        self._own_models = models is None  # built from the config: rebuilt on a reload
         self.models: PropensityModels = models or models_for(config)
-        self.models.load_state(store.load_model_states())
+        states, self._mark = store.load_learning(skip_suffix=None if learns else RESERVOIR_SUFFIX)
+        self.models.load_state(states)
         self.config = config
         self._activate(config)
+        if learns:
+            self.catch_up()  # what was recorded but not learned before a crash
 
     @classmethod
     def open(
@@ -77,11 +96,12 @@ class Engine:
         *,
         clock: Clock | None = None,
         seed: int | None = None,
+        learns: bool = True,
     ) -> Engine:
         from nextbest.store import open_store
 
         config = load_config(config_dir or DEMO_CONFIG)
-        return cls(open_store(db), config, clock=clock, seed=seed)
+        return cls(open_store(db), config, clock=clock, seed=seed, learns=learns)
 
     def close(self) -> None:
         self.store.close()
@@ -231,8 +251,10 @@ class Engine:
         value: float | None = None,
         at: datetime | None = None,
         idempotency_key: str | None = None,
+        learn: bool = True,
     ) -> bool:
-        """Record one outcome and learn from it; False if it was already recorded."""
+        """Record one outcome and (a learning engine, unless `learn=False`, which leaves it
+        to the next `catch_up`) learn from it; False if it was already recorded."""
         try:
             kind = Outcome(outcome)
         except ValueError:
@@ -259,19 +281,63 @@ class Engine:
                 channel=stored.channel,
                 value=value,
             )
-            states = None
-            if kind in POSITIVE_OUTCOMES or kind in NEGATIVE_OUTCOMES:
-                states = self.models.learn_one(
-                    action_id,
-                    stored.channel,
-                    positive=kind in POSITIVE_OUTCOMES,
-                    x=stored.document.get("features") or {},
-                    at=record.ts,
-                )
-            inserted = self.store.record_outcome(record, states)
-            if not inserted and states is not None:  # lost a race with another writer
-                self.models.load_state(self.store.load_model_states())
+            inserted = self.store.record_outcome(record)
+            if inserted and learn and kind in TRAINING_OUTCOMES:
+                self.catch_up()
             return inserted
+
+    def catch_up(self) -> int:
+        """Learn every outcome of the log past the mark, in log order; save the states and
+        the new mark together. Returns how many outcomes were learned (0 for an engine
+        that does not learn)."""
+        if not self.learns:
+            return 0
+        trains = [o.value for o in TRAINING_OUTCOMES]
+        learned = 0
+        with self._lock:
+            while True:
+                rows, through = self.store.training_rows(self._mark, trains, CATCH_UP_PAGE)
+                # rows that train nothing (impressions) are stepped over only in bulk: not
+                # worth a write each time, but not to be scanned again and again either
+                if not rows and through - self._mark < CATCH_UP_PAGE:
+                    return learned
+                states: dict[str, Any] = {}
+                for row in rows:
+                    states.update(
+                        self.models.learn_one(
+                            row.action_id,
+                            row.channel,
+                            positive=Outcome(row.outcome) in POSITIVE_OUTCOMES,
+                            x=row.features,
+                            at=row.ts,
+                        )
+                    )
+                # False: a learner ahead of this one saved already (the same states)
+                self.store.save_learning(states, through)
+                self._mark = through
+                learned += len(rows)
+
+    def refresh_models(self) -> bool:
+        """Take the saved models if a learner has moved the mark since — what an engine
+        that does not learn runs now and then; True if they changed. The new bank is built
+        outside the lock and swapped in, so decisions do not wait for it. (An engine given
+        its `models` by the caller keeps them: it has no config to build new ones from.)"""
+        if not self._own_models or self.store.learned_through() == self._mark:
+            return False
+        # reservoirs serve learning only; an engine that does not learn skips their load
+        states, mark = self.store.load_learning(
+            skip_suffix=None if self.learns else RESERVOIR_SUFFIX
+        )
+        config = self.config
+        models = models_for(config)
+        models.load_state(states)
+        models.bind(config)
+        with self._lock:
+            if self.config is not config:  # reloaded meanwhile
+                models.bind(self.config)
+            self.models = models
+            self._mark = mark
+        return True
 
     def expire_responses(self, *, limit: int = 100_000) -> int:
         """Record `learning.timeout_outcome` for every returned action whose decision is
@@ -294,7 +360,9 @@ class Engine:
                 action_id,
                 spec.timeout_outcome,
                 idempotency_key=f"{decision_id}:{action_id}:timeout",
+                learn=False,
             )
+        self.catch_up()
         return recorded
 
     def model_reports(self) -> list[ModelReport]:

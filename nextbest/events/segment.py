@@ -147,14 +147,19 @@ def ingest(engine: Any, messages: list[Message], prefix: str = "") -> dict[str, 
         )
         records.append((record, traits))
     new = engine.record_events(records)
+    reported = False
     for (record, _), message, fresh in zip(records, messages, new, strict=True):
         outcome = _outcome(message)
         if fresh and outcome is not None:
+            reported = True
             engine.record_outcome(
                 outcome[0],
                 outcome[1],
                 outcome[2],
                 at=datetime.fromtimestamp(record.ts, UTC),
                 idempotency_key=f"event:{record.message_id}",
+                learn=False,
             )
+    if reported:
+        engine.catch_up()  # the batch's outcomes, learned together
     return {"received": len(records), "new": sum(new), "duplicates": len(records) - sum(new)}

@@ -2,12 +2,13 @@
 
 from nextbest.config.compiled import CompiledConfig
 from nextbest.learning.adm import AdmModel
-from nextbest.learning.bank import AdmModels, model_features, predictor_kinds
+from nextbest.learning.bank import RESERVOIR_SUFFIX, AdmModels, model_features, predictor_kinds
 from nextbest.learning.base import Model, PropensityModels
 from nextbest.learning.beta import BetaBernoulliModels, model_id
 from nextbest.learning.uniform import UniformPropensities, in_control_group
 
 __all__ = [
+    "RESERVOIR_SUFFIX",
     "AdmModel",
     "AdmModels",
     "BetaBernoulliModels",

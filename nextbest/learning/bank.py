@@ -139,6 +139,7 @@ class AdmModels:
         self.models: dict[str, AdmModel] = {}
         self.learned_at: dict[str, float] = {}  # model id → time of its last response
         self.responses = 0
+        self._encoder_saved = False  # is the encoder in the store (models index it)
         self._config: CompiledConfig | None = None
         self._channels: dict[str, _Channel] = {}
         self._offsets = np.zeros(0, dtype=np.int64)
@@ -451,6 +452,11 @@ class AdmModels:
                 states[other_key] = self._light_state(other_key, other)
                 states[other_key + RESERVOIR_SUFFIX] = other.reservoir_state()
         grew = any(enc.size(p) > self._capacity[p] for p in range(len(sizes)))
+        if not self._encoder_saved:
+            # the models' states mean nothing without the encoder they index: the first
+            # response saves it even if it did not change (else a restart finds no encoder
+            # and so no models)
+            states[ENCODER_KEY] = enc.to_state()
         if regrid or grew or len(enc) != len(sizes):
             self._layout()
             states[ENCODER_KEY] = enc.to_state()
@@ -466,6 +472,7 @@ class AdmModels:
                     for sibling in np.flatnonzero(config.group_idx == g):
                         self._refresh_blend(int(sibling), channel)
         self._cache = None
+        self._encoder_saved = self._encoder_saved or ENCODER_KEY in states
         return states
 
     def _regrid_due(self) -> bool:
@@ -525,6 +532,7 @@ class AdmModels:
     def load_state(self, states: Mapping[str, Mapping[str, Any]]) -> None:
         if ENCODER_KEY in states:
             self.encoder = Encoder.from_state(states[ENCODER_KEY])
+            self._encoder_saved = True
         if self.encoder is None:
             return  # nothing learned yet: bind() creates the encoder
         for key, state in states.items():

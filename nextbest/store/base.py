@@ -112,11 +112,9 @@ class HistoryStore(Protocol):
 
     def has_outcome(self, idempotency_key: str) -> bool: ...
 
-    def record_outcome(
-        self, outcome: OutcomeRecord, model_states: Mapping[str, Mapping[str, Any]] | None = None
-    ) -> bool:
-        """Insert the outcome and the updated model states in one transaction; False (and
-        nothing written) when the idempotency key was already recorded."""
+    def record_outcome(self, outcome: OutcomeRecord) -> bool:
+        """Insert the outcome; False (and nothing written) when the idempotency key was
+        already recorded. The models learn it later from the log (`training_rows`)."""
         ...
 
     def unanswered(
@@ -143,10 +141,49 @@ class HistoryStore(Protocol):
     def counts(self) -> dict[str, Any]: ...
 
 
+class TrainingRow(NamedTuple):
+    """An outcome in the interaction log, with its decision's predictor values."""
+
+    row: int  # its position in the log: increasing in commit order
+    action_id: str
+    channel: str
+    outcome: str
+    ts: float
+    features: dict[str, Any]
+
+
 class ModelStateStore(Protocol):
-    def load_model_states(self) -> dict[str, dict[str, Any]]: ...
+    def load_model_states(self, *, skip_suffix: str | None = None) -> dict[str, dict[str, Any]]:
+        """Every saved model state (but those whose key ends with `skip_suffix`)."""
+        ...
 
     def save_model_states(self, states: Mapping[str, Mapping[str, Any]]) -> None: ...
+
+    def learned_through(self) -> int:
+        """The last log row the saved model states have learned (0: none)."""
+        ...
+
+    def load_learning(
+        self, *, skip_suffix: str | None = None
+    ) -> tuple[dict[str, dict[str, Any]], int]:
+        """The saved model states and the mark they have learned through, read together
+        (no learner's save falls between them)."""
+        ...
+
+    def training_rows(
+        self, after: int, outcomes: Sequence[str], limit: int
+    ) -> tuple[list[TrainingRow], int]:
+        """Up to `limit` log rows after `after` whose outcome is one of `outcomes`, oldest
+        first, and the row the mark may move to once they are learned (past rows that
+        train nothing, so they are not read again)."""
+        ...
+
+    def save_learning(self, states: Mapping[str, Mapping[str, Any]], through: int) -> bool:
+        """Save the states and move the mark to `through`, in one transaction — unless
+        another learner already saved past `through`: then nothing is written (its states
+        are the newer ones) and the answer is False. The mark never moves back.
+        """
+        ...
 
 
 class EventRecord(NamedTuple):

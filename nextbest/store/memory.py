@@ -14,6 +14,7 @@ from nextbest.store.base import (
     InteractionRow,
     OutcomeRecord,
     StoredDecision,
+    TrainingRow,
 )
 
 
@@ -30,6 +31,7 @@ class MemoryStore:
         self._keys_by_digest: dict[str, ApiKey] = {}
         self._events: dict[str, EventRecord] = {}
         self._seq = 0
+        self._learned = 0  # log rows the saved model states have learned
 
     def close(self) -> None:
         pass
@@ -126,15 +128,11 @@ class MemoryStore:
     def has_outcome(self, idempotency_key: str) -> bool:
         return idempotency_key in self._keys
 
-    def record_outcome(
-        self, outcome: OutcomeRecord, model_states: Mapping[str, Mapping[str, Any]] | None = None
-    ) -> bool:
+    def record_outcome(self, outcome: OutcomeRecord) -> bool:
         if outcome.idempotency_key in self._keys:
             return False
         self._keys.add(outcome.idempotency_key)
         self._append(outcome.as_row())
-        if model_states:
-            self.save_model_states(model_states)
         return True
 
     def unanswered(
@@ -187,12 +185,47 @@ class MemoryStore:
         }
 
     # models and config versions
-    def load_model_states(self) -> dict[str, dict[str, Any]]:
-        return copy.deepcopy(self._models)
+    def load_model_states(self, *, skip_suffix: str | None = None) -> dict[str, dict[str, Any]]:
+        return copy.deepcopy(
+            {k: v for k, v in self._models.items() if not (skip_suffix and k.endswith(skip_suffix))}
+        )
 
     def save_model_states(self, states: Mapping[str, Mapping[str, Any]]) -> None:
         for key, state in states.items():
             self._models[key] = dict(state)
+
+    def learned_through(self) -> int:
+        return self._learned
+
+    def load_learning(
+        self, *, skip_suffix: str | None = None
+    ) -> tuple[dict[str, dict[str, Any]], int]:
+        return self.load_model_states(skip_suffix=skip_suffix), self._learned
+
+    def training_rows(
+        self, after: int, outcomes: Sequence[str], limit: int
+    ) -> tuple[list[TrainingRow], int]:
+        wanted = set(outcomes)
+        rows: list[TrainingRow] = []
+        for position in range(after, len(self._all)):  # row n is self._all[n - 1]
+            r = self._all[position]
+            if r.outcome not in wanted:
+                continue
+            decision = self._decisions.get(r.decision_id)
+            features = dict(decision.document.get("features") or {}) if decision else {}
+            rows.append(
+                TrainingRow(position + 1, r.action_id, r.channel, r.outcome, r.ts, features)
+            )
+            if len(rows) == limit:
+                return rows, position + 1
+        return rows, len(self._all)
+
+    def save_learning(self, states: Mapping[str, Mapping[str, Any]], through: int) -> bool:
+        if self._learned > through:
+            return False
+        self.save_model_states(states)
+        self._learned = through
+        return True
 
     def save_config_version(self, version_id: str, files: Mapping[str, str], ts: float) -> None:
         self._configs.setdefault(version_id, dict(files))

@@ -40,6 +40,7 @@ from nextbest.store.base import (
     InteractionRow,
     OutcomeRecord,
     StoredDecision,
+    TrainingRow,
 )
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -373,15 +374,10 @@ class SQLiteStore:
             self._read("SELECT 1 FROM interactions WHERE idempotency_key = :k", k=idempotency_key)
         )
 
-    def record_outcome(
-        self, outcome: OutcomeRecord, model_states: Mapping[str, Mapping[str, Any]] | None = None
-    ) -> bool:
-        row = outcome.as_row()
+    def record_outcome(self, outcome: OutcomeRecord) -> bool:
         try:
             with self._writing():
-                self._insert_rows([row], key=outcome.idempotency_key)
-                if model_states:
-                    self._save_states(model_states)
+                self._insert_rows([outcome.as_row()], key=outcome.idempotency_key)
         except sqlite3.IntegrityError:
             return False
         return True
@@ -472,8 +468,16 @@ class SQLiteStore:
 
     # --- model state and config versions ---------------------------------------------
 
-    def load_model_states(self) -> dict[str, dict[str, Any]]:
-        return {m: json.loads(s) for m, s in self._read("SELECT model_id, state FROM model_state")}
+    def load_model_states(self, *, skip_suffix: str | None = None) -> dict[str, dict[str, Any]]:
+        if skip_suffix is None:
+            rows = self._read("SELECT model_id, state FROM model_state")
+        else:
+            rows = self._read(
+                "SELECT model_id, state FROM model_state WHERE substr(model_id, -:n) != :s",
+                n=len(skip_suffix),
+                s=skip_suffix,
+            )
+        return {m: json.loads(s) for m, s in rows}
 
     def _save_states(self, states: Mapping[str, Mapping[str, Any]]) -> None:
         self._exec(
@@ -488,6 +492,48 @@ class SQLiteStore:
         if states:
             with self._writing():
                 self._save_states(states)
+
+    def learned_through(self) -> int:
+        return int(self._read("SELECT through FROM learning_mark WHERE id = 1")[0][0])
+
+    def load_learning(
+        self, *, skip_suffix: str | None = None
+    ) -> tuple[dict[str, dict[str, Any]], int]:
+        # under the write lock: no learner can save between the two reads
+        with self._writing():
+            return self.load_model_states(skip_suffix=skip_suffix), self.learned_through()
+
+    def training_rows(
+        self, after: int, outcomes: Sequence[str], limit: int
+    ) -> tuple[list[TrainingRow], int]:
+        top = self._read("SELECT max(id) FROM interactions")[0][0] or after
+        marks = ", ".join(f":o{i}" for i in range(len(outcomes)))
+        rows = self._read(
+            "SELECT i.id, i.action_id, i.channel, i.outcome, i.ts, "
+            "json_extract(d.document, '$.features') FROM interactions i "
+            "LEFT JOIN decisions d ON d.decision_id = i.decision_id "
+            f"WHERE i.id > :after AND i.id <= :top AND i.outcome IN ({marks}) "
+            "ORDER BY i.id LIMIT :limit",
+            after=after,
+            top=top,
+            limit=limit,
+            **{f"o{i}": o for i, o in enumerate(outcomes)},
+        )
+        found = [
+            TrainingRow(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]) if r[5] else {})
+            for r in rows
+        ]
+        # a full page may stop short of `top`: the mark goes only as far as it read
+        return found, (found[-1].row if len(found) == limit else max(top, after))
+
+    def save_learning(self, states: Mapping[str, Mapping[str, Any]], through: int) -> bool:
+        with self._writing():
+            if self.learned_through() > through:
+                return False
+            if states:
+                self._save_states(states)
+            self._raw.execute("UPDATE learning_mark SET through = :t WHERE id = 1", {"t": through})
+        return True
 
     def save_config_version(self, version_id: str, files: Mapping[str, str], ts: float) -> None:
         with self._writing():

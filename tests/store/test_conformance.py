@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Iterator
 from pathlib import Path
@@ -76,16 +77,50 @@ def test_decision_ids_are_unique(store: Store) -> None:
     assert store.customer_history("c1", 0.0) == [row(100.0)]  # nothing half-written
 
 
-def test_outcome_idempotency_and_model_state(store: Store) -> None:
+def test_outcome_idempotency(store: Store) -> None:
     store.record_decision(decision(), [])
     assert not store.has_outcome("k1")
-    assert store.record_outcome(outcome("k1"), {"a1@web": {"alpha": 2.0, "beta": 1.0}})
+    assert store.record_outcome(outcome("k1"))
     assert store.has_outcome("k1")
-    assert not store.record_outcome(outcome("k1"), {"a1@web": {"alpha": 3.0, "beta": 1.0}})
-    assert store.load_model_states() == {"a1@web": {"alpha": 2.0, "beta": 1.0}}
+    assert not store.record_outcome(outcome("k1"))
     rows = store.history(decision_id="d1")
     assert [(r.outcome, r.value) for r in rows] == [("accepted", 5.0)]
     assert store.counts()["outcomes_by_type"] == {"accepted": 1}
+
+
+def test_training_rows_come_in_log_order_with_their_features(store: Store) -> None:
+    document = {"seed": 1, "features": {"age": 40, "context.page": "cards"}}
+    store.record_decision(dataclasses.replace(decision(), document=document), [row(100.0)])
+    store.record_outcome(outcome("k1"))
+    store.record_outcome(outcome("k2", kind="clicked"))
+    store.record_outcome(outcome("k3", 130.0, "rejected"))
+    store.record_decision(decision("d2"), [row(140.0)])
+    rows, through = store.training_rows(0, ["accepted", "rejected"], 10)
+    assert [(r.outcome, r.action_id, r.channel) for r in rows] == [
+        ("accepted", "a1", "web"),
+        ("rejected", "a1", "web"),
+    ]
+    assert rows[0].features == {"age": 40, "context.page": "cards"}
+    assert rows[0].row < rows[1].row < through  # past the trailing impression
+    assert store.training_rows(through, ["accepted", "rejected"], 10) == ([], through)
+    # a full page stops at its last row
+    first, mark = store.training_rows(0, ["accepted", "rejected"], 1)
+    assert [r.outcome for r in first] == ["accepted"] and mark == first[0].row
+    assert [r.outcome for r in store.training_rows(mark, ["accepted", "rejected"], 1)[0]] == [
+        "rejected"
+    ]
+
+
+def test_learning_is_saved_with_its_mark_which_never_moves_back(store: Store) -> None:
+    assert store.load_learning() == ({}, 0)
+    assert store.save_learning({"a1@web": {"alpha": 2.0}}, 3)
+    assert store.save_learning({"a2@web": {"alpha": 1.0}}, 3)  # another learner, level
+    assert not store.save_learning({"a1@web": {"alpha": 9.0}}, 2)  # behind: nothing written
+    assert store.load_learning() == ({"a1@web": {"alpha": 2.0}, "a2@web": {"alpha": 1.0}}, 3)
+    assert store.learned_through() == 3
+    store.save_model_states({"a1@web/reservoir": {"rows": []}})
+    assert store.load_learning(skip_suffix="/reservoir")[0].keys() == {"a1@web", "a2@web"}
+    assert set(store.load_model_states()) == {"a1@web", "a2@web", "a1@web/reservoir"}
 
 
 def test_history_window_is_inclusive_and_ordered(store: Store) -> None:
