@@ -10,6 +10,8 @@ field (`errors: [{"field", "message"}]`); nothing a client sends produces a 5xx.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +25,19 @@ from nextbest.api.auth import AuthError, authorize
 from nextbest.api.ingest import register as register_ingestion
 from nextbest.api.metrics import Metrics
 from nextbest.api.problems import PROBLEM_RESPONSES, problem
-from nextbest.api.schemas import DecisionIn, OutcomeIn, OutcomeList, ProfilePatch
+from nextbest.api.schemas import (
+    ConsentIn,
+    ConsentList,
+    DecisionIn,
+    OutcomeIn,
+    OutcomeList,
+    ProfilePatch,
+)
 from nextbest.decision.engine import Engine, default_config_dir
 from nextbest.errors import ConfigError, NotFoundError, RequestError
+from nextbest.policies.consent import Standing
 from nextbest.profile.traits import TraitError
+from nextbest.store.base import ConsentRecord
 
 #: how many recent history rows a profile shows
 PROFILE_HISTORY = 50
@@ -52,6 +63,24 @@ def _field(location: tuple[Any, ...]) -> str:
         else:
             out += ("." if out else "") + str(p)
     return out or "body"
+
+
+def _branch(location: tuple[Any, ...], body: Any) -> tuple[Any, ...] | None:
+    """A body that is one record or an array of them (`X | list[X]`): pydantic reports each
+    error under a branch tag (`('body', 'X', 'field')`, `('body', 'list[X]', 0, 'field')`).
+    Keep the errors of the branch the body's shape chose, without the tag; None drops one."""
+    if len(location) < 2 or location[0] != "body" or not isinstance(location[1], str):
+        return location
+    tag = location[1]
+    if tag.startswith("list["):
+        return ("body", *location[2:]) if isinstance(body, list) else None
+    if tag[:1].isupper() and tag.isidentifier():
+        return None if isinstance(body, list) else ("body", *location[2:])
+    return location
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat()
 
 
 def create_app(
@@ -86,9 +115,9 @@ def create_app(
             if error.get("type") == "json_invalid":
                 errors.append({"field": "body", "message": "is not valid JSON"})
                 continue
-            errors.append(
-                {"field": _field(tuple(error.get("loc", ()))), "message": str(error.get("msg"))}
-            )
+            location = _branch(tuple(error.get("loc", ())), exc.body)
+            if location is not None:
+                errors.append({"field": _field(location), "message": str(error.get("msg"))})
         return problem(422, "invalid request", errors)
 
     @app.exception_handler(RequestError)
@@ -222,6 +251,81 @@ def create_app(
         engine.upsert_profile(customer_id, dict(body.traits))
         return _profile(customer_id, engine.store.get_profile(customer_id) or {})
 
+    @app.get(
+        "/v1/profiles/{customer_id}/consents",
+        tags=["profiles"],
+        dependencies=[scope("read-profiles")],
+    )
+    def get_consents(customer_id: str) -> dict[str, Any]:
+        """The customer's consents now: each purpose's and each permission channel's
+        standing, and the whole append-only ledger."""
+        return _consents(customer_id)
+
+    @app.post(
+        "/v1/profiles/{customer_id}/consents",
+        tags=["profiles"],
+        dependencies=[scope("write-consents")],
+    )
+    def post_consents(customer_id: str, body: ConsentIn | ConsentList) -> dict[str, Any]:
+        """Append one consent or contact-permission record, or an array of them (all are
+        checked before any is written); they count from the next decision on."""
+        items = body if isinstance(body, list) else [body]
+        purposes: list[ConsentRecord] = []
+        permissions: list[ConsentRecord] = []
+        for i, item in enumerate(items):
+            prefix = f"[{i}]." if isinstance(body, list) else ""
+            try:
+                record = engine.consent_record(
+                    customer_id,
+                    item.status,
+                    purpose=item.purpose,
+                    channel=item.channel,
+                    at=item.timestamp,
+                    expires=item.expires_at,
+                    source=item.source or "api",
+                    policy_version=item.policy_version,
+                )
+            except RequestError as exc:
+                raise RequestError(prefix + exc.field, exc.message) from None
+            (purposes if item.purpose is not None else permissions).append(record)
+        engine.add_consents(purposes, permissions)
+        return _consents(customer_id)
+
+    def _consents(customer_id: str) -> dict[str, Any]:
+        purposes, channels = engine.consent_standing(customer_id)
+
+        def view(standing: Mapping[str, Standing]) -> dict[str, Any]:
+            return {
+                name: {
+                    "allowed": s.allowed,
+                    "status": s.status,
+                    "reason": s.reason,
+                    "reconsent_required": s.reconsent_required,
+                }
+                for name, s in standing.items()
+            }
+
+        def records(ledger: list[ConsentRecord], key: str) -> list[dict[str, Any]]:
+            return [
+                {
+                    key: r.subject,
+                    "status": r.status,
+                    "timestamp": _iso(r.ts),
+                    "expires_at": None if r.expires_ts is None else _iso(r.expires_ts),
+                    "source": r.source,
+                    **({"policy_version": r.policy_version} if key == "purpose" else {}),
+                }
+                for r in ledger
+            ]
+
+        return {
+            "customer_id": customer_id,
+            "purposes": view(purposes),
+            "permissions": view(channels),
+            "records": records(engine.store.consent_ledger(customer_id), "purpose")
+            + records(engine.store.permission_ledger(customer_id), "channel"),
+        }
+
     def _profile(customer_id: str, traits: dict[str, Any]) -> dict[str, Any]:
         history = engine.store.history(customer_id=customer_id, limit=PROFILE_HISTORY)
         return {
@@ -241,7 +345,7 @@ def create_app(
                 name: {"direction": spec.direction, "placements": list(spec.placements)}
                 for name, spec in config.channels.items()
             },
-            "purposes": config.purposes,
+            "purposes": {name: spec.basis for name, spec in config.purposes.items()},
             "actions": config.n_actions,
             "files": sorted(config.files),
         }

@@ -20,14 +20,23 @@ ROLES = ("channel", "agent", "marketer", "data-scientist", "auditor", "admin")
 READS = frozenset({"read-decisions", "read-profiles", "read-config", "read-models"})
 #: role → what it may do
 SCOPES: dict[str, frozenset[str]] = {
-    "channel": frozenset({"decide", "outcomes", "ingest"}),
+    "channel": frozenset({"decide", "outcomes", "ingest", "write-consents"}),
     "agent": frozenset(
-        {"decide", "outcomes", "read-decisions", "read-profiles", "write-profiles", "read-config"}
+        {
+            "decide",
+            "outcomes",
+            "read-decisions",
+            "read-profiles",
+            "write-profiles",
+            "write-consents",
+            "read-config",
+        }
     ),
     "marketer": frozenset({"read-config", "reload-config", "read-models", "read-decisions"}),
     "data-scientist": frozenset({"read-config", "read-models", "read-decisions"}),
     "auditor": READS,
-    "admin": READS | {"decide", "outcomes", "ingest", "write-profiles", "reload-config"},
+    "admin": READS
+    | {"decide", "outcomes", "ingest", "write-profiles", "write-consents", "reload-config"},
 }
 
 

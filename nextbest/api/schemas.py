@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
@@ -69,6 +69,22 @@ class OutcomeIn(_Strict):
 
 #: `POST /v1/outcomes` takes one outcome object, or an array of up to 1,000
 OutcomeList = Annotated[list[OutcomeIn], Field(min_length=1, max_length=1000)]
+
+
+class ConsentIn(_Strict):
+    """One consent (`purpose`) or contact-permission (`channel`) record."""
+
+    purpose: Text | None = None
+    channel: Text | None = None
+    status: Literal["granted", "denied", "revoked"]
+    timestamp: AwareDatetime | None = None  # the status time; now if not given
+    expires_at: AwareDatetime | None = None
+    source: Text | None = None
+    policy_version: int | None = Field(default=None, ge=1, le=1_000_000)
+
+
+#: `POST /v1/profiles/{id}/consents` takes one record, or an array of up to 100
+ConsentList = Annotated[list[ConsentIn], Field(min_length=1, max_length=100)]
 
 
 class ProfilePatch(_Strict):

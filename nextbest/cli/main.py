@@ -194,25 +194,56 @@ def outcome(
 @app.command()
 def consent(
     customer_id: Annotated[str, typer.Argument(help="The customer.")],
-    purpose: Annotated[str, typer.Argument(help="A purpose from nextbest.yaml, e.g. marketing.")],
+    subject: Annotated[
+        str, typer.Argument(help="A purpose from nextbest.yaml (e.g. marketing), or a channel.")
+    ],
     status: Annotated[str, typer.Argument(help="granted | denied | revoked")],
+    channel: Annotated[
+        bool, typer.Option("--channel", help="SUBJECT is a channel: a contact permission.")
+    ] = False,
+    expires: Annotated[
+        datetime | None, typer.Option(help="When it lapses (ISO date or date-time, UTC).")
+    ] = None,
+    source: Annotated[str, typer.Option(help="Where it was given.")] = "cli",
+    policy_version: Annotated[
+        int | None, typer.Option(min=1, help="The purpose's policy version it was given under.")
+    ] = None,
     db: DbOption = DEFAULT_DB,
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Record a customer's consent for a purpose (the latest record wins)."""
+    """Append a consent (or, with --channel, a contact-permission) record to the customer's
+    ledger and print where every purpose and permission channel stands."""
     engine = _open(db, config)
     try:
-        engine.set_consent(customer_id, purpose, status)
-        current = engine.store.get_consents(customer_id)
+        record = engine.consent_record(
+            customer_id,
+            status,
+            purpose=None if channel else subject,
+            channel=subject if channel else None,
+            expires=None if expires is None else expires.replace(tzinfo=expires.tzinfo or UTC),
+            source=source,
+            policy_version=policy_version,
+        )
+        engine.add_consents([] if channel else [record], [record] if channel else [])
+        purposes, channels = engine.consent_standing(customer_id)
     except NextbestError as exc:
         raise _fail(str(exc)) from None
     finally:
         engine.close()
+    standing = {
+        "purposes": {p: {"allowed": s.allowed, "reason": s.reason} for p, s in purposes.items()},
+        "permissions": {c: {"allowed": s.allowed, "reason": s.reason} for c, s in channels.items()},
+    }
     if as_json:
-        _print_json({"customer_id": customer_id, "consents": current})
+        _print_json({"customer_id": customer_id, **standing})
     else:
-        out.print(f"{customer_id}: " + ", ".join(f"{p}={s}" for p, s in sorted(current.items())))
+        for kind, entries in standing.items():
+            shown = ", ".join(
+                f"{name}={'yes' if e['allowed'] else 'no'} ({e['reason']})"
+                for name, e in sorted(entries.items())
+            )
+            out.print(f"{customer_id} {kind}: {shown or '-'}")
 
 
 @app.command()

@@ -19,7 +19,13 @@ import numpy as np
 import numpy.typing as npt
 from scipy import sparse
 
-from nextbest.config.models import ArbitrationSpec, ChannelSpec, LearningSpec, SchemaFile
+from nextbest.config.models import (
+    ArbitrationSpec,
+    ChannelSpec,
+    LearningSpec,
+    PurposeSpec,
+    SchemaFile,
+)
 from nextbest.rules import CompiledRule, TypeEnv
 
 IntArray = npt.NDArray[np.int64]
@@ -118,7 +124,7 @@ class CompiledConfig:
     schema: SchemaFile
     env: TypeEnv
     channels: dict[str, ChannelSpec]
-    purposes: dict[str, str]  # purpose → basis
+    purposes: dict[str, PurposeSpec]
     arbitration: ArbitrationSpec
     learning: LearningSpec
     actions: tuple[Action, ...]

@@ -730,7 +730,7 @@ class _Builder:
             schema=schema,
             env=env,
             channels=dict(settings.channels),
-            purposes={k: v.basis for k, v in settings.purposes.items()},
+            purposes=dict(settings.purposes),
             arbitration=settings.arbitration,
             learning=settings.learning,
             actions=tuple(actions),

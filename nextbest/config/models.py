@@ -109,11 +109,20 @@ class ChannelSpec(_Model):
     # decisions are sends, so they always count; inbound ones by default only when the
     # channel reports an `impression` outcome.
     count_returned_as_impression: bool | None = None
+    # whether the customer's contact permission for this channel is needed (e-mail, SMS,
+    # push: ePrivacy wants prior consent); the permission ledger is kept apart from purposes
+    permission: bool = False
 
 
 class PurposeSpec(_Model):
     basis: Literal["consent", "legitimate_interest"]
     description: str | None = None
+    # a grant given under an older version of the purpose's policy no longer counts
+    policy_version: int = Field(default=1, ge=1)
+    # direct marketing: an objection (purpose `direct_marketing` denied) switches it off
+    direct_marketing: bool = False
+    # Segment `context.consent.categoryPreferences` categories that grant or deny it
+    segment_categories: list[str] = Field(default_factory=list)
 
 
 class ArbitrationSpec(_Model):

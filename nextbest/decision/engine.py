@@ -33,8 +33,16 @@ from nextbest.decision.pipeline import DecisionInputs, decide
 from nextbest.errors import NotFoundError, RequestError
 from nextbest.learning import RESERVOIR_SUFFIX, AdmModels, PropensityModels, models_for
 from nextbest.learning.report import ModelReport
+from nextbest.policies.consent import (
+    DIRECT_MARKETING,
+    STATUSES,
+    Standing,
+    permission_standing,
+    purpose_standing,
+)
 from nextbest.profile.traits import coerce_traits, validate_traits
 from nextbest.store.base import (
+    ConsentRecord,
     ContactRow,
     EventRecord,
     InteractionRow,
@@ -130,12 +138,71 @@ class Engine:
             self.store.upsert_profiles([(customer_id, clean)], self.clock.now().timestamp())
 
     def set_consent(self, customer_id: str, purpose: str, status: str) -> None:
-        if purpose not in self.config.purposes:
-            raise RequestError("purpose", f"unknown purpose `{purpose}`")
-        if status not in ("granted", "denied", "revoked"):
+        self.add_consents([self.consent_record(customer_id, status, purpose=purpose)])
+
+    def consent_record(
+        self,
+        customer_id: str,
+        status: str,
+        *,
+        purpose: str | None = None,
+        channel: str | None = None,
+        at: datetime | None = None,
+        expires: datetime | None = None,
+        source: str | None = None,
+        policy_version: int | None = None,
+    ) -> ConsentRecord:
+        """A checked record for the customer's purpose ledger (`purpose`) or contact
+        permissions (`channel`); RequestError naming the field otherwise. Nothing is
+        written: `add_consents` does."""
+        if (purpose is None) == (channel is None):
+            raise RequestError("purpose", "give either a purpose or a channel")
+        if (
+            purpose is not None
+            and purpose not in self.config.purposes
+            and purpose != DIRECT_MARKETING
+        ):
+            known = ", ".join([*self.config.purposes, DIRECT_MARKETING])
+            raise RequestError("purpose", f"unknown purpose `{purpose}` (one of: {known})")
+        if channel is not None and channel not in self.config.channels:
+            raise RequestError("channel", f"unknown channel `{channel}`")
+        if status not in STATUSES:
             raise RequestError("status", "must be granted, denied or revoked")
-        with self._lock:
-            self.store.set_consents([(customer_id, purpose, status, self.clock.now().timestamp())])
+        if channel is not None and policy_version is not None:
+            raise RequestError("policy_version", "contact permissions have no policy version")
+        ts = (at or self.clock.now()).timestamp()
+        if expires is not None and expires.timestamp() <= ts:
+            raise RequestError("expires_at", "must be after the status time")
+        return ConsentRecord(
+            customer_id,
+            purpose or channel or "",
+            status,
+            ts,
+            None if expires is None else expires.timestamp(),
+            source,
+            policy_version,
+        )
+
+    def add_consents(
+        self, purposes: Sequence[ConsentRecord], permissions: Sequence[ConsentRecord] = ()
+    ) -> None:
+        """Append checked records to the ledgers, in one transaction; they count from the
+        next decision on."""
+        if purposes or permissions:
+            with self._lock:
+                self.store.set_consents(purposes, permissions)
+
+    def consent_standing(
+        self, customer_id: str, at: datetime | None = None
+    ) -> tuple[dict[str, Standing], dict[str, Standing]]:
+        """Every purpose's and every channel's standing for the customer, now or `at`."""
+        ts = (at or self.clock.now()).timestamp()
+        config = self.config
+        purposes = purpose_standing(config.purposes, self.store.consent_ledger(customer_id), ts)
+        channels = permission_standing(
+            config.channels, self.store.permission_ledger(customer_id), ts
+        )
+        return purposes, {c: p for c, p in channels.items() if config.channels[c].permission}
 
     def record_events(
         self, records: Sequence[tuple[EventRecord, Mapping[str, Any] | None]]
@@ -152,11 +219,15 @@ class Engine:
             config = self.config
             now = self.clock.now()
             raw: dict[str, Any] = {}
-            consents: dict[str, str] = {}
+            consents: list[ConsentRecord] = []
+            permissions: list[ConsentRecord] = []
             history: list[ContactRow] = []
             if request.customer_id:
                 raw = self.store.get_profile(request.customer_id) or {}
-                consents = self.store.get_consents(request.customer_id)
+                consents = self.store.consent_ledger(request.customer_id)
+                spec = config.channels.get(request.channel)  # unknown: the pipeline says so
+                if spec is not None and spec.permission:
+                    permissions = self.store.permission_ledger(request.customer_id)
                 since = now.timestamp() - config.max_history_window.total_seconds()
                 history = self.store.contact_history(request.customer_id, since)
             inputs = DecisionInputs(
@@ -164,6 +235,7 @@ class Engine:
                 profile=coerce_traits(config.env.profile, raw),
                 raw_profile=raw,
                 consents=consents,
+                permissions=permissions,
                 history=history,
                 now=now,
                 seed=int(self._rng.integers(2**63 - 1)),

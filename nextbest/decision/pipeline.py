@@ -29,10 +29,11 @@ from nextbest.errors import RequestError
 from nextbest.learning.bank import model_features
 from nextbest.learning.base import Posterior, PropensityModels
 from nextbest.learning.uniform import UniformPropensities, in_control_group
+from nextbest.policies.consent import PERSONALIZATION, permission_standing, purpose_standing
 from nextbest.policies.contact import HistoryArrays, contact_blocks, quiet_hours_now
 from nextbest.profile.traits import coerce_value
 from nextbest.rules import Scope
-from nextbest.store.base import ContactRow
+from nextbest.store.base import ConsentRecord, ContactRow
 from nextbest.types import (
     Decision,
     DecisionRequest,
@@ -61,7 +62,8 @@ class DecisionInputs:
     request: DecisionRequest
     profile: Mapping[str, Any]  # typed traits (see nextbest.profile.coerce_traits)
     raw_profile: Mapping[str, Any]  # stored traits, for rendering content
-    consents: Mapping[str, str]  # purpose → latest status
+    consents: Sequence[ConsentRecord]  # the customer's purpose ledger
+    permissions: Sequence[ConsentRecord]  # the customer's contact-permission ledger
     history: Sequence[ContactRow]
     now: datetime
     seed: int
@@ -264,20 +266,26 @@ def decide(config: CompiledConfig, models: PropensityModels, inputs: DecisionInp
         "outside its validity window",
     )
 
-    # consent: consent-based purposes need a grant; legitimate interest yields to an objection
-    allowed = np.array(
-        [
-            inputs.consents.get(p) == "granted"
-            if config.purposes[p] == "consent"
-            else inputs.consents.get(p) not in ("denied", "revoked")
-            for p in config.purpose_names
-        ],
-        dtype=bool,
-    )
-    remove(~allowed[config.purpose_idx], "consent", "no consent for its purpose")
+    # consent, from the ledgers at this moment: a consent-based purpose needs a current
+    # grant under its current policy, legitimate interest yields to an objection, and an
+    # objection to direct marketing stops every direct-marketing purpose; a channel that
+    # needs a contact permission needs a current one
+    standing = purpose_standing(config.purposes, inputs.consents, now_ts)
+    for p, name in enumerate(config.purpose_names):
+        if not standing[name].allowed:
+            remove(config.purpose_idx == p, "consent", f"purpose `{name}`: {standing[name].reason}")
+    if channel_spec.permission:
+        permit = permission_standing([request.channel], inputs.permissions, now_ts)
+        if not permit[request.channel].allowed:
+            remove(np.ones(n, dtype=bool), "consent", permit[request.channel].reason)
+    # without consent to personalization, only the request's context is used: no traits
+    # in rules, models or content (contact history still counts: limits protect the customer)
+    personal = PERSONALIZATION not in standing or standing[PERSONALIZATION].allowed
+    profile = inputs.profile if personal else {}
+    raw_profile = inputs.raw_profile if personal else {}
 
     # engagement policies: each distinct rule at most once
-    scope = Scope(profile=inputs.profile, context=context, now=inputs.now)
+    scope = Scope(profile=profile, context=context, now=inputs.now)
     results: dict[int, bool] = {}
     failed = np.zeros(len(config.rules), dtype=np.int32)
     if alive.any():
@@ -303,7 +311,7 @@ def decide(config: CompiledConfig, models: PropensityModels, inputs: DecisionInp
     # contact policies and quiet hours
     if alive.any():
         if direction is Direction.OUTBOUND and channel_spec.quiet_hours is not None:
-            tz = inputs.profile.get(config.arbitration.timezone_field)
+            tz = profile.get(config.arbitration.timezone_field)
             if quiet_hours_now(
                 config, request.channel, inputs.now, tz if isinstance(tz, str) else None
             ):
@@ -344,7 +352,7 @@ def decide(config: CompiledConfig, models: PropensityModels, inputs: DecisionInp
     control = in_control_group(request.customer_id, inputs.now, learning.control_group)
     if control:
         models = UNIFORM
-    features = model_features(config, inputs.profile, context)
+    features = model_features(config, profile, context)
 
     # scoring
     idx = np.flatnonzero(alive).astype(np.int64)
@@ -411,7 +419,7 @@ def decide(config: CompiledConfig, models: PropensityModels, inputs: DecisionInp
         variants = config.treatments[(request.channel, placement, a)]
         treatment = variants[int(rng.integers(len(variants)))] if len(variants) > 1 else variants[0]
         content = (
-            treatment.template.render(inputs.raw_profile)
+            treatment.template.render(raw_profile)
             if treatment.template is not None
             else treatment.content
         )

@@ -11,21 +11,30 @@ What a message does, for now (identity stitching is the customer-360 issue):
   customer_id is that `userId`; with only an `anonymousId`, into the anonymous profile
   `anonymous:<anonymousId>`; traits the schema does not declare stay in the payload only;
 * `track` whose properties carry `decision_id`, `action_id` and `outcome` reports that
-  outcome (idempotent on the messageId), so tracking code can close the learning loop.
+  outcome (idempotent on the messageId), so tracking code can close the learning loop;
+* `context.consent.categoryPreferences` (any message type) appends a consent record, with
+  source `segment` at the event's time, for every purpose that lists the category in its
+  `segment_categories` (true → granted, false → denied);
+* where a `personalization` purpose is configured, traits of a customer without it
+  (after the message's own consent preferences) are not merged into the profile; the
+  answer counts them as `traits_withheld`.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from nextbest.config.models import PurposeSpec
 from nextbest.errors import RequestError
+from nextbest.policies.consent import PERSONALIZATION, purpose_standing
 from nextbest.profile.traits import TraitError, validate_traits
-from nextbest.store.base import EventRecord
+from nextbest.store.base import ConsentRecord, EventRecord
 from nextbest.types import Outcome
 
 TYPES = ("identify", "track", "page", "screen", "group", "alias")  # as `Message.type`
@@ -146,6 +155,7 @@ def ingest(engine: Any, messages: list[Message], prefix: str = "") -> dict[str, 
             payload=message.model_dump(mode="json", exclude_none=True),
         )
         records.append((record, traits))
+    withheld = _apply_consents(engine, messages, records)
     new = engine.record_events(records)
     reported = False
     for (record, _), message, fresh in zip(records, messages, new, strict=True):
@@ -162,4 +172,56 @@ def ingest(engine: Any, messages: list[Message], prefix: str = "") -> dict[str, 
             )
     if reported:
         engine.catch_up()  # the batch's outcomes, learned together
-    return {"received": len(records), "new": sum(new), "duplicates": len(records) - sum(new)}
+    return {
+        "received": len(records),
+        "new": sum(new),
+        "duplicates": len(records) - sum(new),
+        "traits_withheld": withheld,
+    }
+
+
+def consent_records(
+    purposes: Mapping[str, PurposeSpec], message: Message, customer_id: str, ts: float
+) -> list[ConsentRecord]:
+    """What a message's `context.consent.categoryPreferences` says about each purpose."""
+    consent = (message.context or {}).get("consent")
+    preferences = consent.get("categoryPreferences") if isinstance(consent, dict) else None
+    if not isinstance(preferences, dict):
+        return []
+    out = []
+    for name, spec in purposes.items():
+        said = [preferences[c] for c in spec.segment_categories if c in preferences]
+        if said and all(isinstance(v, bool) for v in said):
+            # a purpose fed by several categories is granted only if every one of them is
+            status = "granted" if all(said) else "denied"
+            out.append(ConsentRecord(customer_id, name, status, ts, source="segment"))
+    return out
+
+
+def _apply_consents(
+    engine: Any, messages: list[Message], records: list[tuple[EventRecord, dict[str, Any] | None]]
+) -> int:
+    """Append the messages' consent preferences (before the events: a resent message adds
+    the same records again, which changes nothing, where the other order could lose them
+    to a crash), then withhold the traits of customers without `personalization`.
+    Returns how many messages' traits were withheld."""
+    config = engine.config
+    ledger = []
+    for (event, _), message in zip(records, messages, strict=True):
+        if event.customer_id:
+            ledger += consent_records(config.purposes, message, event.customer_id, event.ts)
+    engine.add_consents(ledger)
+    if PERSONALIZATION not in config.purposes:
+        return 0
+    withheld = 0
+    cache: dict[str, list[ConsentRecord]] = {}
+    for i, (event, traits) in enumerate(records):
+        if not traits or not event.customer_id:
+            continue
+        if event.customer_id not in cache:
+            cache[event.customer_id] = engine.store.consent_ledger(event.customer_id)
+        standing = purpose_standing(config.purposes, cache[event.customer_id], event.ts)
+        if not standing[PERSONALIZATION].allowed:
+            records[i] = (event, None)
+            withheld += 1
+    return withheld

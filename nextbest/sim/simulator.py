@@ -26,11 +26,11 @@ import numpy.typing as npt
 from nextbest.clock import FixedClock
 from nextbest.config.compiled import CompiledConfig
 from nextbest.decision.engine import Engine
-from nextbest.demo.profiles import generate_consents, generate_profiles
+from nextbest.demo.profiles import generate_consents, generate_permissions, generate_profiles
 from nextbest.demo.truth import GroundTruth
 from nextbest.learning import BetaBernoulliModels, UniformPropensities
 from nextbest.learning.base import Features, KnownPropensities, Posterior
-from nextbest.store.base import Store
+from nextbest.store.base import ConsentRecord, Store
 from nextbest.store.memory import MemoryStore
 from nextbest.types import DecisionRequest, Outcome, Placement
 
@@ -155,20 +155,25 @@ def seed_customers(stores: list[Store], config: CompiledConfig, customers: int, 
     rng = np.random.default_rng(seed + 1)
     ts = START.timestamp() - 86400
     batch: list[tuple[str, Mapping[str, Any]]] = []
-    consents: list[tuple[str, str, str, float]] = []
+    consents: list[ConsentRecord] = []
+    permissions: list[ConsentRecord] = []
 
     def flush() -> None:
         for store in stores:
             store.upsert_profiles(batch, ts)
-            store.set_consents(consents)
+            store.set_consents(consents, permissions)
         batch.clear()
         consents.clear()
+        permissions.clear()
 
     for customer_id, traits in generate_profiles(customers, seed):
         batch.append((customer_id, traits))
         for purpose, status in generate_consents(customer_id, traits, rng).items():
             if purpose in config.purposes:
-                consents.append((customer_id, purpose, status, ts))
+                consents.append(ConsentRecord(customer_id, purpose, status, ts, source="demo"))
+        for channel, status in generate_permissions(customer_id, traits, rng).items():
+            if channel in config.channels:
+                permissions.append(ConsentRecord(customer_id, channel, status, ts, source="demo"))
         if len(batch) >= 5000:
             flush()
     if batch:
@@ -222,12 +227,11 @@ def simulate(
         if customer_id not in profiles:
             traits = profiles[customer_id] = engine.store.get_profile(customer_id) or {}
             ts = START.timestamp() - 86400
-            consents = [
-                (customer_id, p, s, ts) for p, s in engine.store.get_consents(customer_id).items()
-            ]
+            consents = engine.store.consent_ledger(customer_id)
+            permissions = engine.store.permission_ledger(customer_id)
             for store in yardsticks:
                 store.upsert_profiles([(customer_id, traits)], ts)
-                store.set_consents(consents)
+                store.set_consents(consents, permissions)
         return profiles[customer_id]
 
     action_ids = [a.id for a in config.actions]

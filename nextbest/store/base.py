@@ -91,13 +91,40 @@ class ProfileStore(Protocol):
     def customer_ids(self, limit: int, offset: int = 0) -> list[str]: ...
 
 
+class ConsentRecord(NamedTuple):
+    """One entry of a consent ledger: a purpose's (or, for permissions, a channel's)
+    status from `ts` on, until `expires_ts` if set."""
+
+    customer_id: str
+    subject: str  # the purpose, or the channel of a contact permission
+    status: str  # granted | denied | revoked
+    ts: float  # the status time
+    expires_ts: float | None = None
+    source: str | None = None  # where it was given: "api", "segment", a banner's id …
+    policy_version: int | None = None  # of the purpose's policy it was given under
+
+
 class ConsentStore(Protocol):
     def get_consents(self, customer_id: str) -> dict[str, str]:
         """purpose → latest status (granted | denied | revoked)."""
         ...
 
-    def set_consents(self, rows: Sequence[tuple[str, str, str, float]]) -> None:
-        """Append (customer_id, purpose, status, ts) records; the latest by ts wins."""
+    def set_consents(
+        self,
+        rows: Sequence[ConsentRecord | tuple[str, str, str, float]],
+        permissions: Sequence[ConsentRecord] = (),
+    ) -> None:
+        """Append purpose records (or (customer_id, purpose, status, ts) tuples) and
+        contact-permission records (`subject` is the channel), in one transaction; nothing
+        is ever updated or removed — the latest by ts wins, ties by the order recorded."""
+        ...
+
+    def consent_ledger(self, customer_id: str) -> list[ConsentRecord]:
+        """The customer's purpose records, in the order recorded."""
+        ...
+
+    def permission_ledger(self, customer_id: str) -> list[ConsentRecord]:
+        """The customer's contact-permission records, in the order recorded."""
         ...
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from nextbest.store.base import (
     ApiKey,
+    ConsentRecord,
     ContactRow,
     EventRecord,
     InteractionRow,
@@ -21,7 +22,8 @@ from nextbest.store.base import (
 class MemoryStore:
     def __init__(self) -> None:
         self._profiles: dict[str, dict[str, Any]] = {}
-        self._consents: dict[str, dict[str, tuple[float, int, str]]] = {}
+        self._ledgers: dict[str, list[ConsentRecord]] = {}  # purposes, append-only
+        self._permissions: dict[str, list[ConsentRecord]] = {}  # channels, append-only
         self._decisions: dict[str, StoredDecision] = {}
         self._history: dict[str | None, list[InteractionRow]] = {}
         self._all: list[InteractionRow] = []
@@ -30,7 +32,6 @@ class MemoryStore:
         self._configs: dict[str, dict[str, str]] = {}
         self._keys_by_digest: dict[str, ApiKey] = {}
         self._events: dict[str, EventRecord] = {}
-        self._seq = 0
         self._learned = 0  # log rows the saved model states have learned
 
     def close(self) -> None:
@@ -98,15 +99,27 @@ class MemoryStore:
 
     # consents
     def get_consents(self, customer_id: str) -> dict[str, str]:
-        return {p: s for p, (_, _, s) in self._consents.get(customer_id, {}).items()}
+        latest: dict[str, ConsentRecord] = {}
+        for r in self._ledgers.get(customer_id, []):
+            if r.subject not in latest or r.ts >= latest[r.subject].ts:
+                latest[r.subject] = r
+        return {p: r.status for p, r in latest.items()}
 
-    def set_consents(self, rows: Sequence[tuple[str, str, str, float]]) -> None:
-        for customer_id, purpose, status, ts in rows:
-            self._seq += 1
-            mine = self._consents.setdefault(customer_id, {})
-            current = mine.get(purpose)
-            if current is None or (ts, self._seq) >= current[:2]:
-                mine[purpose] = (ts, self._seq, status)
+    def set_consents(
+        self,
+        rows: Sequence[ConsentRecord | tuple[str, str, str, float]],
+        permissions: Sequence[ConsentRecord] = (),
+    ) -> None:
+        for ledgers, records in ((self._ledgers, rows), (self._permissions, permissions)):
+            for row in records:
+                record = ConsentRecord(*row)
+                ledgers.setdefault(record.customer_id, []).append(record)
+
+    def consent_ledger(self, customer_id: str) -> list[ConsentRecord]:
+        return list(self._ledgers.get(customer_id, []))
+
+    def permission_ledger(self, customer_id: str) -> list[ConsentRecord]:
+        return list(self._permissions.get(customer_id, []))
 
     # history
     def _append(self, row: InteractionRow) -> None:

@@ -35,6 +35,7 @@ from sqlalchemy.engine import Connection, Engine
 from nextbest.errors import StoreError
 from nextbest.store.base import (
     ApiKey,
+    ConsentRecord,
     ContactRow,
     EventRecord,
     InteractionRow,
@@ -46,6 +47,8 @@ from nextbest.store.base import (
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 LOCK_RETRIES = 60  # ≈ 1.8 s of back-off in all
 WAL_LIMIT = 16 * 1024 * 1024  # bytes of WAL before the checkpointer insists
+#: the two consent ledgers: table → (subject column, policy version column or NULL)
+_LEDGERS = {"consents": ("purpose", "policy_version"), "permissions": ("channel", "NULL")}
 _ACTION_COLUMNS = (
     "placement", "rank", "action_id", "treatment_id", "issue", "group", "channel", "propensity",
     "model_propensity", "value", "lever", "context_weight", "priority", "selection_probability",
@@ -279,16 +282,48 @@ class SQLiteStore:
         )
         return {purpose: status for purpose, status in rows}
 
-    def set_consents(self, rows: Sequence[tuple[str, str, str, float]]) -> None:
-        if not rows:
+    def set_consents(
+        self,
+        rows: Sequence[ConsentRecord | tuple[str, str, str, float]],
+        permissions: Sequence[ConsentRecord] = (),
+    ) -> None:
+        if not rows and not permissions:
             return
         with self._writing():
-            self._exec(
-                (
-                    "INSERT INTO consents (customer_id, purpose, status, ts) VALUES (:c, :p, :s, :ts)"
-                ),
-                [{"c": c, "p": p, "s": s, "ts": ts} for c, p, s, ts in rows],
-            )
+            self._append_ledger("consents", [ConsentRecord(*r) for r in rows])
+            self._append_ledger("permissions", permissions)
+
+    def consent_ledger(self, customer_id: str) -> list[ConsentRecord]:
+        return self._ledger("consents", customer_id)
+
+    def permission_ledger(self, customer_id: str) -> list[ConsentRecord]:
+        return self._ledger("permissions", customer_id)
+
+    def _append_ledger(self, table: str, rows: Sequence[ConsentRecord]) -> None:
+        if not rows:
+            return
+        subject, version = _LEDGERS[table]
+        columns = f"customer_id, {subject}, status, ts, expires_ts, source"
+        values = ":c, :s, :st, :ts, :e, :src"
+        if version != "NULL":
+            columns, values = f"{columns}, {version}", f"{values}, :v"
+        self._exec(
+                f"INSERT INTO {table} ({columns}) VALUES ({values})",
+                [
+                    {"c": r.customer_id, "s": r.subject, "st": r.status, "ts": r.ts,
+                     "e": r.expires_ts, "src": r.source, "v": r.policy_version}
+                    for r in rows
+                ],
+            )  # fmt: skip
+
+    def _ledger(self, table: str, customer_id: str) -> list[ConsentRecord]:
+        subject, version = _LEDGERS[table]
+        rows = self._read(
+            f"SELECT customer_id, {subject}, status, ts, expires_ts, source, {version} "
+            f"FROM {table} WHERE customer_id = :c ORDER BY id",
+            c=customer_id,
+        )
+        return [ConsentRecord(*r) for r in rows]
 
     # --- history ---------------------------------------------------------------------
 

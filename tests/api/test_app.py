@@ -285,6 +285,13 @@ ROUTES: list[tuple[str, str, Any, set[str]]] = [
     ("GET", "/v1/config", None, {"agent", "marketer", "data-scientist", "auditor", "admin"}),
     ("GET", "/v1/actions", None, {"agent", "marketer", "data-scientist", "auditor", "admin"}),
     ("GET", "/v1/models", None, {"marketer", "data-scientist", "auditor", "admin"}),
+    ("GET", "/v1/profiles/c1/consents", None, {"agent", "auditor", "admin"}),
+    (
+        "POST",
+        "/v1/profiles/c9/consents",
+        {"purpose": "marketing", "status": "granted"},
+        {"channel", "agent", "admin"},
+    ),
 ]
 ROUTE_IDS = [f"{m} {p}" for m, p, _, _ in ROUTES]
 
@@ -346,3 +353,62 @@ def test_metrics_count_requests_by_route_template_decisions_and_outcomes(
     assert 'route="/v1/decisions/{decision_id}"' in text  # the template, not the id
     assert decision["decision_id"] not in text
     assert "nextbest_http_request_seconds_bucket" in text
+
+
+# --- consents -----------------------------------------------------------------------------
+
+
+def test_consents_are_appended_and_read_back_with_their_standing(client: httpx.Client) -> None:
+    grant = {
+        "purpose": "marketing",
+        "status": "granted",
+        "timestamp": "2026-01-05T10:00:00Z",
+        "expires_at": "2030-01-05T10:00:00Z",
+        "source": "cookie-banner",
+        "policy_version": 1,
+    }
+    response = client.post("/v1/profiles/consent-1/consents", json=grant)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["purposes"]["marketing"]["allowed"] is True
+    assert body["purposes"]["service"] == {
+        "allowed": True, "status": None, "reason": "legitimate interest",
+        "reconsent_required": False,
+    }  # fmt: skip
+    assert body["records"] == [
+        {
+            "purpose": "marketing", "status": "granted", "timestamp": "2026-01-05T10:00:00+00:00",
+            "expires_at": "2030-01-05T10:00:00+00:00", "source": "cookie-banner",
+            "policy_version": 1,
+        }
+    ]  # fmt: skip
+    # withdrawing is as easy as giving: a later record, appended; the first one stays
+    revoke = [{"purpose": "marketing", "status": "revoked", "timestamp": "2026-02-01T00:00:00Z"}]
+    after = client.post("/v1/profiles/consent-1/consents", json=revoke).json()
+    assert after["purposes"]["marketing"]["allowed"] is False
+    assert [r["status"] for r in after["records"]] == ["granted", "revoked"]
+    assert after["records"][1]["source"] == "api"
+    assert client.get("/v1/profiles/consent-1/consents").json() == after
+
+
+def test_a_bad_consent_record_names_its_field_and_writes_nothing(client: httpx.Client) -> None:
+    good = {"purpose": "marketing", "status": "granted"}
+    cases = [
+        ([good, {"purpose": "nope", "status": "granted"}], "[1].purpose"),
+        ([good, {"channel": "pigeon", "status": "granted"}], "[1].channel"),
+        ({"purpose": "marketing", "channel": "email", "status": "granted"}, "purpose"),
+        ({"status": "granted"}, "purpose"),
+        ({"purpose": "marketing", "status": "maybe"}, "status"),
+        (
+            {"purpose": "marketing", "status": "granted", "timestamp": "2026-01-05T10:00:00Z",
+             "expires_at": "2026-01-01T00:00:00Z"},
+            "expires_at",
+        ),
+        ({"channel": "email", "status": "granted", "policy_version": 2}, "policy_version"),
+    ]  # fmt: skip
+    for body, field in cases:
+        response = client.post("/v1/profiles/consent-2/consents", json=body)
+        assert response.status_code == 422, (body, response.text)
+        assert response.headers["content-type"].startswith(PROBLEM)
+        assert any(e["field"] == field for e in response.json()["errors"]), response.json()
+    assert client.get("/v1/profiles/consent-2/consents").json()["records"] == []

@@ -27,7 +27,8 @@ def test_outcomes_sent_to_both_workers_are_all_learned_once(tmp_path: Path) -> N
     seeded = Engine.open(str(db))
     for n in range(7):
         seeded.upsert_profile(f"visitor-{n}", {"age": 25 + 7 * n, "income": 40_000 + 9_000 * n})
-        seeded.set_consent(f"visitor-{n}", "marketing", "granted")
+        for purpose in ("marketing", "personalization"):
+            seeded.set_consent(f"visitor-{n}", purpose, "granted")
     seeded.close()
     headers = {"authorization": f"Bearer {key}"}
     port = free_port()

@@ -119,7 +119,10 @@ def test_import_decide_outcome_history(tmp_path: Path) -> None:
     code, out, _ = run(
         "consent", "c1", "marketing", "granted", "--db", db, "--config", str(config), "--json"
     )
-    assert code == 0 and json.loads(out)["consents"] == {"marketing": "granted"}
+    assert code == 0 and json.loads(out)["purposes"]["marketing"] == {
+        "allowed": True,
+        "reason": "consent granted",
+    }
     code, _, err = run(
         "consent", "c1", "marketting", "granted", "--db", db, "--config", str(config)
     )
