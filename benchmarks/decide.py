@@ -227,7 +227,7 @@ def seed_store(db: str, engine: Engine, customers: int, history_rows: int, seed:
     # customers (the ADM bank learns from their profiles and page contexts)
     bank = engine.models
     if isinstance(bank, AdmModels):
-        profiles = [coerce_traits(config.env.profile, store.get_profile(c) or {}) for c in ids]
+        profiles = [coerce_traits(config.traits, store.get_profile(c) or {}) for c in ids]
         responses = []
         for action in config.actions:
             rate = rng.uniform(0.005, 0.2)

@@ -148,7 +148,7 @@ def prepare(folder: Path, db: str) -> str:
         bank = AdmModels()
         bank.bind(config)
         rng = np.random.default_rng(0)
-        typed = [coerce_traits(config.env.profile, t) for _, t in profiles]
+        typed = [coerce_traits(config.traits, t) for _, t in profiles]
         responses = []
         for action in config.actions:
             rate = rng.uniform(0.005, 0.2)

@@ -358,7 +358,7 @@ def score_bank(quick: bool) -> dict[str, Any]:
     progress("speed: scoring 1,000 actions through the model bank")
     bank = AdmModels(mode="improved")
     bank.bind(config)
-    customers = [coerce_traits(config.env.profile, t) for _, t in generate_profiles(2000, SEED)]
+    customers = [coerce_traits(config.traits, t) for _, t in generate_profiles(2000, SEED)]
     rng = np.random.default_rng(SEED)
     actions = [a.id for a in config.actions]
     for i in range(5_000 if quick else 20_000):

@@ -331,6 +331,7 @@ def create_app(
         return {
             "customer_id": customer_id,
             "traits": traits,
+            "features": engine.features_of(customer_id),
             "consents": engine.store.get_consents(customer_id),
             "history": [row._asdict() for row in history],
         }

@@ -34,7 +34,9 @@ evaluate_app = typer.Typer(
     help="Offline evaluation of models and strategies.", no_args_is_help=True
 )
 keys_app = typer.Typer(help="API keys for the HTTP service.", no_args_is_help=True)
+features_app = typer.Typer(help="Real-time features.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+app.add_typer(features_app, name="features")
 app.add_typer(models_app, name="models")
 app.add_typer(evaluate_app, name="evaluate")
 
@@ -374,7 +376,7 @@ def import_profiles(
     try:
         from nextbest.profile.traits import validate_traits
 
-        types = engine.config.env.profile
+        types = engine.config.traits
         ts = engine.clock.now().timestamp()
         with _progress() as progress:
             task = progress.add_task(f"importing {file.name}", total=None)
@@ -613,6 +615,26 @@ def keys_revoke(key_id: str, db: DbOption = DEFAULT_DB) -> None:
     if not done:
         raise _fail(f"no active key `{key_id}`")
     out.print(f"revoked {key_id}")
+
+
+@features_app.command("rebuild")
+def features_rebuild(
+    db: DbOption = DEFAULT_DB, config: ConfigOption = None, as_json: JsonOption = False
+) -> None:
+    """Recompute every customer's real-time features from the stored events, replace the
+    kept state, and report how many customers' values differed from it (0 expected)."""
+    engine = _open(db, config)
+    try:
+        summary = engine.rebuild_features()
+    finally:
+        engine.close()
+    if as_json:
+        _print_json(summary)
+    else:
+        out.print(
+            f"rebuilt the features of {summary['customers']} customers; "
+            f"{summary['differed']} differed from the kept state"
+        )
 
 
 @keys_app.command("list")

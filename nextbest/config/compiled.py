@@ -9,6 +9,7 @@ matrix-vector product per stage.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property
@@ -26,7 +27,8 @@ from nextbest.config.models import (
     PurposeSpec,
     SchemaFile,
 )
-from nextbest.rules import CompiledRule, TypeEnv
+from nextbest.profile.features import Feature
+from nextbest.rules import CompiledRule, RuleType, TypeEnv
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -154,6 +156,18 @@ class CompiledConfig:
     treatment_index: dict[str, Treatment] = field(default_factory=dict)
     # channel → distinct engagement rules any candidate of that channel might need
     channel_rules: dict[str, IntArray] = field(default_factory=dict)
+    # real-time features (schema.yaml `features:`), read like profile fields
+    features: tuple[Feature, ...] = ()
+
+    @cached_property
+    def traits(self) -> Mapping[str, RuleType]:
+        """The profile fields that are traits (stored, written by events, imports and the
+        API): the rule environment's profile fields without the real-time features."""
+        if not self.features:
+            return self.env.profile
+        names = {f.name for f in self.features}
+        return {k: v for k, v in self.env.profile.items() if k not in names}
+
     max_history_window: timedelta = timedelta(0)
 
     @cached_property

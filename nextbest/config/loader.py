@@ -47,6 +47,7 @@ from nextbest.config.models import (
 )
 from nextbest.config.source import PathKey, SourceFile, YamlProblem, parse_yaml, read_folder
 from nextbest.errors import ConfigError, Problem
+from nextbest.profile.features import Feature
 from nextbest.rules import CompiledRule, RuleError, RuleType, TypeEnv, compile_rule, parse_type
 
 M = TypeVar("M", bound=BaseModel)
@@ -268,6 +269,29 @@ class _Builder:
                 except ValueError as exc:
                     self.problem(src, (section, field_name), f"field `{field_name}`: {exc}")
                     ok = False
+        for name, feature in schema.features.items():
+            where = ("features", name)
+            if name in types["profile"]:
+                self.problem(src, where, f"feature `{name}`: a profile field has that name")
+                ok = False
+            elif feature.aggregate != "count" and feature.property is None:
+                self.problem(
+                    src, where, f"feature `{name}`: `{feature.aggregate}` needs a `property`"
+                )
+                ok = False
+            elif feature.type == "text" and feature.aggregate != "last":
+                self.problem(src, where, f"feature `{name}`: only `last` can be text")
+                ok = False
+            elif feature.window.total_seconds() <= 0:
+                self.problem(
+                    src, (*where, "window"), f"feature `{name}`: the window must be positive"
+                )
+                ok = False
+            else:
+                # rules and models read a feature like a profile field
+                types["profile"][name] = (
+                    RuleType.TEXT if feature.type == "text" else RuleType.NUMBER
+                )
         if not ok:
             return None
         protected = frozenset(n for n, s in schema.profile.items() if s.protected)
@@ -731,6 +755,18 @@ class _Builder:
             env=env,
             channels=dict(settings.channels),
             purposes=dict(settings.purposes),
+            features=tuple(
+                Feature(
+                    name=name,
+                    on=f.on,
+                    event=f.event,
+                    property=f.property,
+                    aggregate=f.aggregate,
+                    window=f.window.total_seconds(),
+                    where=tuple(sorted(f.where.items())),
+                )
+                for name, f in schema.features.items()
+            ),
             arbitration=settings.arbitration,
             learning=settings.learning,
             actions=tuple(actions),

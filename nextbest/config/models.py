@@ -67,9 +67,23 @@ def _field_spec(value: object) -> object:
 FieldEntry = Annotated[FieldSpec, BeforeValidator(_field_spec)]
 
 
+class FeatureSpec(_Model):
+    """A real-time feature: an aggregate of the customer's events over a sliding window."""
+
+    on: Literal["track", "page", "screen", "identify"] = "track"
+    event: str | None = None  # the track event (or page/screen name); none: every one
+    property: str | None = None  # whose value is aggregated; `count` needs none
+    aggregate: Literal["count", "sum", "min", "max", "avg", "last", "distinct"]
+    window: Duration
+    where: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    type: Literal["number", "text"] = "number"  # `last` of a text property: text
+    description: str | None = None
+
+
 class SchemaFile(_Model):
     profile: dict[str, FieldEntry] = Field(default_factory=dict)
     context: dict[str, FieldEntry] = Field(default_factory=dict)
+    features: dict[str, FeatureSpec] = Field(default_factory=dict)
 
 
 # --- nextbest.yaml -----------------------------------------------------------------------

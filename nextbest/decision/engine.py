@@ -40,11 +40,16 @@ from nextbest.policies.consent import (
     permission_standing,
     purpose_standing,
 )
+from nextbest.profile.features import rebuild as rebuild_features
+from nextbest.profile.features import update as update_features
+from nextbest.profile.features import values as feature_values
 from nextbest.profile.traits import coerce_traits, validate_traits
 from nextbest.store.base import (
     ConsentRecord,
     ContactRow,
     EventRecord,
+    FeatureState,
+    FeatureUpdate,
     InteractionRow,
     OutcomeRecord,
     Store,
@@ -133,7 +138,7 @@ class Engine:
     # --- profiles and consents -------------------------------------------------------
 
     def upsert_profile(self, customer_id: str, traits: dict[str, Any]) -> None:
-        clean = validate_traits(self.config.env.profile, traits)
+        clean = validate_traits(self.config.traits, traits)
         with self._lock:
             self.store.upsert_profiles([(customer_id, clean)], self.clock.now().timestamp())
 
@@ -207,10 +212,52 @@ class Engine:
     def record_events(
         self, records: Sequence[tuple[EventRecord, Mapping[str, Any] | None]]
     ) -> list[bool]:
-        """Store ingested events (new ones only, by messageId) and merge their traits, in
-        one transaction; see nextbest.events.segment."""
+        """Store ingested events (new ones only, by messageId), merge their traits and
+        update the customers' real-time features, in one transaction; see
+        nextbest.events.segment."""
         with self._lock:
-            return self.store.record_events(records, self.clock.now().timestamp())
+            config = self.config
+            derive = self._feature_update(config) if config.features else None
+            return self.store.record_events(records, self.clock.now().timestamp(), derive)
+
+    def _feature_update(self, config: CompiledConfig) -> FeatureUpdate:
+        def derive(events: Sequence[EventRecord]) -> dict[str, FeatureState]:
+            mine = [e for e in events if e.customer_id]
+            states = self.store.feature_states({e.customer_id for e in mine if e.customer_id})
+            changed: dict[str, FeatureState] = {}
+            for event in mine:
+                cid = event.customer_id or ""
+                state = states.setdefault(cid, {})
+                if update_features(state, config.features, event):
+                    changed[cid] = state
+            return changed
+
+        return derive
+
+    def features_of(self, customer_id: str, at: datetime | None = None) -> dict[str, Any]:
+        """The customer's real-time features now (or at `at`)."""
+        config = self.config
+        if not config.features:
+            return {}
+        state = self.store.feature_states([customer_id]).get(customer_id, {})
+        return feature_values(state, config.features, (at or self.clock.now()).timestamp())
+
+    def rebuild_features(self) -> dict[str, int]:
+        """Recompute every customer's feature state from the stored events and replace the
+        saved states; returns how many customers have one and how many of them differed
+        (by value, now) from the incrementally kept state — 0 unless something is wrong."""
+        config = self.config
+        with self._lock:
+            rebuilt = rebuild_features(config.features, self.store.all_events())
+            now = self.clock.now().timestamp()
+            kept = self.store.feature_states(rebuilt)
+            differ = sum(
+                feature_values(kept.get(cid, {}), config.features, now)
+                != feature_values(state, config.features, now)
+                for cid, state in rebuilt.items()
+            )
+            self.store.replace_feature_states(rebuilt, now)
+        return {"customers": len(rebuilt), "differed": differ}
 
     # --- decisions -------------------------------------------------------------------
 
@@ -230,9 +277,16 @@ class Engine:
                     permissions = self.store.permission_ledger(request.customer_id)
                 since = now.timestamp() - config.max_history_window.total_seconds()
                 history = self.store.contact_history(request.customer_id, since)
+            profile = coerce_traits(config.traits, raw)
+            if config.features and request.customer_id:
+                state = self.store.feature_states([request.customer_id])
+                live = feature_values(
+                    state.get(request.customer_id, {}), config.features, now.timestamp()
+                )
+                profile, raw = {**profile, **live}, {**raw, **live}
             inputs = DecisionInputs(
                 request=request,
-                profile=coerce_traits(config.env.profile, raw),
+                profile=profile,
                 raw_profile=raw,
                 consents=consents,
                 permissions=permissions,

@@ -128,7 +128,7 @@ def ingest(engine: Any, messages: list[Message], prefix: str = "") -> dict[str, 
         given = message.identify_traits()
         if message.type == "identify" and given:
             try:
-                traits = validate_traits(engine.config.env.profile, given, allow_unknown=True)
+                traits = validate_traits(engine.config.traits, given, allow_unknown=True)
             except TraitError as exc:
                 raise RequestError(f"{where}traits.{exc.field}", exc.message) from None
         outcome = _outcome(message)

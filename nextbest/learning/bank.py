@@ -67,6 +67,9 @@ def predictor_kinds(config: CompiledConfig) -> dict[str, str]:
                 kinds[prefix + name] = NUMERIC
             elif rtype in (RuleType.TEXT, RuleType.BOOL):
                 kinds[prefix + name] = SYMBOLIC
+    for feature, fspec in config.schema.features.items():  # real-time features
+        if feature not in excluded:
+            kinds[feature] = SYMBOLIC if fspec.type == "text" else NUMERIC
     return kinds
 
 

@@ -67,7 +67,7 @@ def cold_start_experiment(
 ) -> ColdStartReport:
     truth = GroundTruth(config, seed=seed)
     raw = [traits for _, traits in generate_profiles(customers, seed)]
-    typed = [coerce_traits(config.env.profile, t) for t in raw]
+    typed = [coerce_traits(config.traits, t) for t in raw]
     action_ids = [a.id for a in config.actions]
     on_channel = [a.index for a in config.actions if _offered(a, channel)]
     # new arrivals with siblings: actions whose group has at least two on the channel

@@ -6,7 +6,7 @@ backend through the same checks. Timestamps are UTC epoch seconds (`ts`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
@@ -226,17 +226,39 @@ class EventRecord(NamedTuple):
     payload: dict[str, Any]
 
 
+#: a customer's real-time feature state: feature → [[ts, value], …]
+FeatureState = dict[str, list[list[Any]]]
+#: what turns the new events of a batch into the feature states to save (customer → state)
+FeatureUpdate = Callable[[Sequence["EventRecord"]], Mapping[str, FeatureState]]
+
+
 class EventStore(Protocol):
     def record_events(
-        self, events: Sequence[tuple[EventRecord, Mapping[str, Any] | None]], ts: float
+        self,
+        events: Sequence[tuple[EventRecord, Mapping[str, Any] | None]],
+        ts: float,
+        features: FeatureUpdate | None = None,
     ) -> list[bool]:
         """Insert the events not seen before (by message_id) and, for each new one, merge
-        its traits (if any) into its customer's profile — all in one transaction. Returns,
-        per event, whether it was new."""
+        its traits (if any) into its customer's profile; then save the feature states
+        `features` derives from the new events — all in one transaction. Returns, per
+        event, whether it was new."""
         ...
 
     def customer_events(self, customer_id: str, limit: int) -> list[EventRecord]:
         """The customer's most recent events, newest first."""
+        ...
+
+    def all_events(self) -> Iterator[EventRecord]:
+        """Every stored event, in the order stored (streamed)."""
+        ...
+
+    def feature_states(self, customer_ids: Iterable[str]) -> dict[str, FeatureState]:
+        """The saved feature states of these customers (those that have one)."""
+        ...
+
+    def replace_feature_states(self, states: Mapping[str, FeatureState], ts: float) -> None:
+        """Replace every saved feature state by `states`, in one transaction (a rebuild)."""
         ...
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from nextbest.store.base import (
@@ -12,6 +12,8 @@ from nextbest.store.base import (
     ConsentRecord,
     ContactRow,
     EventRecord,
+    FeatureState,
+    FeatureUpdate,
     InteractionRow,
     OutcomeRecord,
     StoredDecision,
@@ -33,13 +35,17 @@ class MemoryStore:
         self._keys_by_digest: dict[str, ApiKey] = {}
         self._events: dict[str, EventRecord] = {}
         self._learned = 0  # log rows the saved model states have learned
+        self._features: dict[str, FeatureState] = {}
 
     def close(self) -> None:
         pass
 
     # events
     def record_events(
-        self, events: Sequence[tuple[EventRecord, Mapping[str, Any] | None]], ts: float
+        self,
+        events: Sequence[tuple[EventRecord, Mapping[str, Any] | None]],
+        ts: float,
+        features: FeatureUpdate | None = None,
     ) -> list[bool]:
         new = []
         for event, traits in events:
@@ -49,11 +55,24 @@ class MemoryStore:
                 self._events[event.message_id] = event
                 if traits and event.customer_id:
                     self.upsert_profiles([(event.customer_id, traits)], ts)
+        if features is not None:
+            fresh_events = [e for (e, _), f in zip(events, new, strict=True) if f]
+            for cid, state in features(fresh_events).items():
+                self._features[cid] = copy.deepcopy(state)
         return new
 
     def customer_events(self, customer_id: str, limit: int) -> list[EventRecord]:
         mine = [e for e in self._events.values() if e.customer_id == customer_id]
         return sorted(mine, key=lambda e: e.ts, reverse=True)[:limit]
+
+    def all_events(self) -> Iterator[EventRecord]:
+        yield from list(self._events.values())
+
+    def feature_states(self, customer_ids: Iterable[str]) -> dict[str, FeatureState]:
+        return {c: copy.deepcopy(self._features[c]) for c in customer_ids if c in self._features}
+
+    def replace_feature_states(self, states: Mapping[str, FeatureState], ts: float) -> None:
+        self._features = copy.deepcopy(dict(states))
 
     # api keys
     def add_key(self, key: ApiKey, digest: str) -> None:

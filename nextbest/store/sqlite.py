@@ -20,7 +20,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,8 @@ from nextbest.store.base import (
     ConsentRecord,
     ContactRow,
     EventRecord,
+    FeatureState,
+    FeatureUpdate,
     InteractionRow,
     OutcomeRecord,
     StoredDecision,
@@ -581,7 +583,10 @@ class SQLiteStore:
             )
 
     def record_events(
-        self, events: Sequence[tuple[EventRecord, Mapping[str, Any] | None]], ts: float
+        self,
+        events: Sequence[tuple[EventRecord, Mapping[str, Any] | None]],
+        ts: float,
+        features: FeatureUpdate | None = None,
     ) -> list[bool]:
         new = []
         with self._writing():
@@ -610,7 +615,51 @@ class SQLiteStore:
                         "SET traits = json_patch(profiles.traits, :t), updated_ts = excluded.updated_ts",
                         {"c": event.customer_id, "t": _dumps(dict(traits)), "ts": ts},
                     )
+            if features is not None:
+                fresh_events = [e for (e, _), f in zip(events, new, strict=True) if f]
+                self._save_feature_states(features(fresh_events), ts)
         return new
+
+    def _save_feature_states(self, states: Mapping[str, FeatureState], ts: float) -> None:
+        self._exec(
+            "INSERT INTO feature_state (customer_id, state, updated_ts) VALUES (:c, :s, :ts) "
+            "ON CONFLICT(customer_id) DO UPDATE SET state = excluded.state, "
+            "updated_ts = excluded.updated_ts",
+            [{"c": c, "s": _dumps(s), "ts": ts} for c, s in states.items()],
+        )
+
+    def all_events(self) -> Iterator[EventRecord]:
+        last = -1
+        while True:  # pages by rowid (the order stored), so a large table streams
+            rows = self._read(
+                "SELECT rowid, message_id, type, customer_id, anonymous_id, name, ts, "
+                "received_ts, payload FROM events WHERE rowid > :r ORDER BY rowid LIMIT 5000",
+                r=last,
+            )
+            if not rows:
+                return
+            for r in rows:
+                yield EventRecord(r[1], r[2], r[3], r[4], r[5], r[6], r[7], json.loads(r[8]))
+            last = rows[-1][0]
+
+    def feature_states(self, customer_ids: Iterable[str]) -> dict[str, FeatureState]:
+        ids = list(dict.fromkeys(customer_ids))
+        out: dict[str, FeatureState] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ", ".join(f":c{i}" for i in range(len(chunk)))
+            rows = self._read(
+                f"SELECT customer_id, state FROM feature_state WHERE customer_id IN ({marks})",
+                **{f"c{i}": c for i, c in enumerate(chunk)},
+            )
+            out.update({c: json.loads(s) for c, s in rows})
+        return out
+
+    def replace_feature_states(self, states: Mapping[str, FeatureState], ts: float) -> None:
+        with self._writing():
+            self._raw.execute("DELETE FROM feature_state")
+            if states:
+                self._save_feature_states(states, ts)
 
     def customer_events(self, customer_id: str, limit: int) -> list[EventRecord]:
         rows = self._read(

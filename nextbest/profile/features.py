@@ -1,0 +1,123 @@
+"""Real-time features: aggregates of a customer's events over sliding time windows.
+
+Declared in schema.yaml under `features:` — e.g. `failed_logins_1d: {event: Login Failed,
+aggregate: count, window: 1d}` — and read by rules and models like profile fields.
+
+State per customer and feature is the window's matching events as `[ts, value]` pairs,
+kept as events arrive (`update`) and pruned once they can no longer fall in the window.
+A feature's value at time `t` aggregates the pairs with `t − window < ts ≤ t` (`values`):
+exact at the window's edges, whatever the order the events came in. Rebuilding from the
+stored events (`rebuild`) gives the same values as the state kept incrementally.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from nextbest.store.base import EventRecord, FeatureState
+
+AGGREGATES = ("count", "sum", "min", "max", "avg", "last", "distinct")
+#: `on` values: which kind of event a feature counts
+KINDS = ("track", "page", "screen", "identify")
+
+
+@dataclass(frozen=True)
+class Feature:
+    name: str
+    on: str  # track | page | screen | identify
+    event: str | None  # the track event, page or screen name; None: any
+    property: str | None  # whose value is aggregated (count needs none)
+    aggregate: str
+    window: float  # seconds
+    where: tuple[tuple[str, Any], ...] = ()  # properties that must equal these values
+
+    def value_of(self, event: EventRecord) -> tuple[bool, Any]:
+        """(matches, the value it contributes) for one event."""
+        if event.type != self.on or (self.event is not None and event.name != self.event):
+            return False, None
+        props = event.payload.get("properties") or event.payload.get("traits") or {}
+        if not isinstance(props, dict):
+            return False, None
+        if any(props.get(k) != v for k, v in self.where):
+            return False, None
+        if self.property is None:
+            return True, 1
+        value = props.get(self.property)
+        if value is None:
+            return False, None
+        if self.aggregate in ("sum", "min", "max", "avg"):
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                return False, None
+            if not math.isfinite(value):
+                return False, None
+        elif not isinstance(value, str | int | float | bool):
+            return False, None  # last / distinct: scalars only
+        return True, value
+
+
+def update(state: FeatureState, features: Sequence[Feature], event: EventRecord) -> bool:
+    """Add one event to a customer's state; True if any feature took it."""
+    took = False
+    for f in features:
+        matched, value = f.value_of(event)
+        if not matched:
+            continue
+        pairs = state.setdefault(f.name, [])
+        pairs.append([event.ts, value])
+        # a pair older than the newest one by a whole window is out of every later window
+        newest = max(ts for ts, _ in pairs)
+        state[f.name] = [p for p in pairs if p[0] > newest - f.window]
+        took = True
+    return took
+
+
+def values(
+    state: Mapping[str, Sequence[Sequence[Any]]], features: Sequence[Feature], at: float
+) -> dict[str, Any]:
+    """Every feature's value at `at`: over the pairs with `at − window < ts ≤ at`. Counts
+    and sums of an empty window are 0; min, max, avg and last are then missing (None)."""
+    out: dict[str, Any] = {}
+    for f in features:
+        live = [(ts, v) for ts, v in state.get(f.name, ()) if at - f.window < ts <= at]
+        out[f.name] = _aggregate(f.aggregate, live)
+    return out
+
+
+def _aggregate(kind: str, live: list[tuple[float, Any]]) -> Any:
+    if kind == "count":
+        return len(live)
+    if kind == "distinct":
+        return len({v for _, v in live})
+    if kind == "sum":
+        return math.fsum(v for _, v in live)
+    if not live:
+        return None
+    if kind == "min":
+        return min(v for _, v in live)
+    if kind == "max":
+        return max(v for _, v in live)
+    if kind == "avg":
+        return math.fsum(v for _, v in live) / len(live)
+    # last: the latest event's value (the later-arrived one on a tie)
+    best = live[0]
+    for pair in live[1:]:
+        if pair[0] >= best[0]:
+            best = pair
+    return best[1]
+
+
+def rebuild(features: Sequence[Feature], events: Iterable[EventRecord]) -> dict[str, FeatureState]:
+    """Every customer's state, recomputed from stored events (in the order stored).
+
+    Pruning keeps what any moment at or after the newest matching event needs; a value
+    asked for at an earlier moment (an event stamped in the future) may miss pairs."""
+    states: dict[str, FeatureState] = {}
+    for event in events:
+        if event.customer_id is None:
+            continue
+        state = states.setdefault(event.customer_id, {})
+        update(state, features, event)
+    return {cid: s for cid, s in states.items() if s}
