@@ -32,6 +32,7 @@ from nextbest.api.schemas import (
     OutcomeIn,
     OutcomeList,
     ProfilePatch,
+    RegulationIn,
 )
 from nextbest.decision.engine import Engine, default_config_dir
 from nextbest.errors import ConfigError, NotFoundError, RequestError
@@ -324,6 +325,33 @@ def create_app(
             "permissions": view(channels),
             "records": records(engine.store.consent_ledger(customer_id), "purpose")
             + records(engine.store.permission_ledger(customer_id), "channel"),
+        }
+
+    @app.get("/v1/subjects/{customer_id}/export", tags=["privacy"], dependencies=[scope("privacy")])
+    def export_subject(customer_id: str) -> Response:
+        """Everything every store holds about the customer: profile, consents and
+        permissions, events, decisions with their explanations, history, features."""
+        return JSONResponse(json.loads(json.dumps(engine.export_subject(customer_id), default=str)))
+
+    @app.post("/v1/regulations", tags=["privacy"], dependencies=[scope("privacy")])
+    def regulate(body: RegulationIn) -> dict[str, Any]:
+        """Suppress, delete (with or without suppressing) or unsuppress customers; answers
+        with the regulation's id and status."""
+        regulation = engine.regulate(body.type, list(body.customer_ids))
+        return {"regulation_id": regulation.regulation_id, "status": regulation.status}
+
+    @app.get("/v1/regulations/{regulation_id}", tags=["privacy"], dependencies=[scope("privacy")])
+    def get_regulation(regulation_id: str) -> dict[str, Any]:
+        """Where a regulation stands: initialized, running, finished or failed."""
+        r = engine.get_regulation(regulation_id)
+        return {
+            "regulation_id": r.regulation_id,
+            "type": r.type,
+            "subjects": r.subjects,
+            "status": r.status,
+            "created_at": _iso(r.created_ts),
+            "updated_at": _iso(r.updated_ts),
+            "detail": r.detail,
         }
 
     def _profile(customer_id: str, traits: dict[str, Any]) -> dict[str, Any]:

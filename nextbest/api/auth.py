@@ -36,7 +36,15 @@ SCOPES: dict[str, frozenset[str]] = {
     "data-scientist": frozenset({"read-config", "read-models", "read-decisions"}),
     "auditor": READS,
     "admin": READS
-    | {"decide", "outcomes", "ingest", "write-profiles", "write-consents", "reload-config"},
+    | {
+        "decide",
+        "outcomes",
+        "ingest",
+        "write-profiles",
+        "write-consents",
+        "reload-config",
+        "privacy",
+    },
 }
 
 

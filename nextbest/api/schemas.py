@@ -87,5 +87,12 @@ class ConsentIn(_Strict):
 ConsentList = Annotated[list[ConsentIn], Field(min_length=1, max_length=100)]
 
 
+class RegulationIn(_Strict):
+    """A data-subject request over up to 5,000 customers (Segment's limit per call)."""
+
+    type: Literal["suppress", "suppress_with_delete", "delete_only", "unsuppress"]
+    customer_ids: list[Text] = Field(min_length=1, max_length=5000)
+
+
 class ProfilePatch(_Strict):
     traits: dict[Text, Any] = Field(max_length=500)

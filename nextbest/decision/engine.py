@@ -16,6 +16,7 @@ keeps the saves of whichever is ahead.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import threading
 import uuid
@@ -40,6 +41,7 @@ from nextbest.policies.consent import (
     permission_standing,
     purpose_standing,
 )
+from nextbest.privacy import digest, run_regulation
 from nextbest.profile.features import rebuild as rebuild_features
 from nextbest.profile.features import update as update_features
 from nextbest.profile.features import values as feature_values
@@ -52,6 +54,7 @@ from nextbest.store.base import (
     FeatureUpdate,
     InteractionRow,
     OutcomeRecord,
+    Regulation,
     Store,
     StoredDecision,
 )
@@ -138,6 +141,8 @@ class Engine:
     # --- profiles and consents -------------------------------------------------------
 
     def upsert_profile(self, customer_id: str, traits: dict[str, Any]) -> None:
+        if self.is_suppressed(customer_id):
+            raise RequestError("customer_id", "the subject is suppressed (a data-subject request)")
         clean = validate_traits(self.config.traits, traits)
         with self._lock:
             self.store.upsert_profiles([(customer_id, clean)], self.clock.now().timestamp())
@@ -196,6 +201,33 @@ class Engine:
         if purposes or permissions:
             with self._lock:
                 self.store.set_consents(purposes, permissions)
+
+    # --- data-subject rights ---------------------------------------------------------
+
+    def is_suppressed(self, customer_id: str) -> bool:
+        return self.store.is_suppressed(digest(customer_id))
+
+    def count_dropped(self, customer_id: str, n: int) -> None:
+        """Count events dropped for a suppressed subject."""
+        with self._lock:
+            self.store.count_dropped(digest(customer_id), n)
+
+    def export_subject(self, customer_id: str) -> dict[str, Any]:
+        """Everything every store holds about the customer (GDPR Art. 15 and 20)."""
+        with self._lock:
+            data = self.store.subject_data(customer_id)
+        return {"customer_id": customer_id, "suppressed": self.is_suppressed(customer_id), **data}
+
+    def regulate(self, kind: str, customer_ids: list[str]) -> Regulation:
+        """Run a data-subject regulation (see nextbest.privacy) and return its record."""
+        with self._lock:
+            return run_regulation(self.store, kind, customer_ids, self.clock.now().timestamp())
+
+    def get_regulation(self, regulation_id: str) -> Regulation:
+        found = self.store.get_regulation(regulation_id)
+        if found is None:
+            raise NotFoundError("regulation_id", f"no regulation `{regulation_id}`")
+        return found
 
     def consent_standing(
         self, customer_id: str, at: datetime | None = None
@@ -262,6 +294,10 @@ class Engine:
     # --- decisions -------------------------------------------------------------------
 
     def decide(self, request: DecisionRequest) -> Decision:
+        if request.customer_id and self.is_suppressed(request.customer_id):
+            # restricted: decided as for an anonymous visitor — nothing of theirs is read
+            # or written
+            request = dataclasses.replace(request, customer_id=None)
         with self._lock:
             config = self.config
             now = self.clock.now()
@@ -392,6 +428,9 @@ class Engine:
             raise RequestError("value", "must be a finite number")
         with self._lock:
             stored, returned = self.returned_action(decision_id, action_id)
+            if stored.customer_id and self.is_suppressed(stored.customer_id):
+                self.store.count_dropped(digest(stored.customer_id), 1)
+                return False  # restricted: neither recorded nor learned
             key = idempotency_key or f"{decision_id}:{action_id}:{kind.value}"
             if self.store.has_outcome(key):
                 return False

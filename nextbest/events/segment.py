@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections import Counter
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -155,6 +156,19 @@ def ingest(engine: Any, messages: list[Message], prefix: str = "") -> dict[str, 
             payload=message.model_dump(mode="json", exclude_none=True),
         )
         records.append((record, traits))
+    # suppressed subjects (a data-subject request): their events are dropped, and counted
+    ids = {r.customer_id for r, _ in records if r.customer_id}
+    suppressed = {c for c in ids if engine.is_suppressed(c)}
+    dropped = 0
+    if suppressed:
+        for customer_id, n in Counter(
+            r.customer_id for r, _ in records if r.customer_id in suppressed
+        ).items():
+            engine.count_dropped(customer_id, n)
+        kept = [i for i, (r, _) in enumerate(records) if r.customer_id not in suppressed]
+        dropped = len(records) - len(kept)
+        messages = [messages[i] for i in kept]
+        records = [records[i] for i in kept]
     withheld = _apply_consents(engine, messages, records)
     new = engine.record_events(records)
     reported = False
@@ -173,9 +187,10 @@ def ingest(engine: Any, messages: list[Message], prefix: str = "") -> dict[str, 
     if reported:
         engine.catch_up()  # the batch's outcomes, learned together
     return {
-        "received": len(records),
+        "received": len(records) + dropped,
         "new": sum(new),
         "duplicates": len(records) - sum(new),
+        "dropped_suppressed": dropped,
         "traits_withheld": withheld,
     }
 

@@ -262,6 +262,52 @@ class EventStore(Protocol):
         ...
 
 
+class Regulation(NamedTuple):
+    """A data-subject request and where it stands."""
+
+    regulation_id: str
+    type: str  # suppress | suppress_with_delete | delete_only | unsuppress
+    subjects: int
+    status: str  # initialized | running | finished | failed
+    created_ts: float
+    updated_ts: float
+    detail: dict[str, Any]  # what was erased per store, or why it failed
+
+
+class SubjectStore(Protocol):
+    def subject_data(self, customer_id: str) -> dict[str, Any]:
+        """Everything stored about the customer, from every table, as JSON-able data."""
+        ...
+
+    def erase_subject(self, customer_id: str) -> dict[str, int]:
+        """Delete everything stored about the customer from every table, in one
+        transaction, leaving no trace in the file (SQLite: secure delete, then the WAL is
+        checkpointed); rows removed per table."""
+        ...
+
+    def set_suppressed(self, digests: Sequence[str], regulation_id: str, ts: float) -> None:
+        """Put customer-id digests on the suppression list."""
+        ...
+
+    def unsuppress(self, digests: Sequence[str]) -> int: ...
+
+    def is_suppressed(self, digest: str) -> bool: ...
+
+    def count_dropped(self, digest: str, n: int) -> None:
+        """Count `n` events dropped for a suppressed subject."""
+        ...
+
+    def dropped(self) -> int:
+        """Events dropped for suppressed subjects, in all."""
+        ...
+
+    def save_regulation(self, regulation: Regulation) -> None:
+        """Insert or update (by id)."""
+        ...
+
+    def get_regulation(self, regulation_id: str) -> Regulation | None: ...
+
+
 class ApiKey(NamedTuple):
     key_id: str
     name: str
@@ -298,6 +344,7 @@ class Store(
     ConfigVersionStore,
     KeyStore,
     EventStore,
+    SubjectStore,
     Protocol,
 ):
     def close(self) -> None: ...

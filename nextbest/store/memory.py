@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
@@ -16,6 +17,7 @@ from nextbest.store.base import (
     FeatureUpdate,
     InteractionRow,
     OutcomeRecord,
+    Regulation,
     StoredDecision,
     TrainingRow,
 )
@@ -36,6 +38,9 @@ class MemoryStore:
         self._events: dict[str, EventRecord] = {}
         self._learned = 0  # log rows the saved model states have learned
         self._features: dict[str, FeatureState] = {}
+        self._suppressed: dict[str, int] = {}  # customer-id digest → events dropped
+        self._dropped_gone = 0  # dropped for digests since unsuppressed
+        self._regulations: dict[str, Regulation] = {}
 
     def close(self) -> None:
         pass
@@ -194,7 +199,11 @@ class MemoryStore:
     def history(
         self, *, customer_id: str | None = None, decision_id: str | None = None, limit: int = 50
     ) -> list[InteractionRow]:
-        rows = self._history.get(customer_id, []) if customer_id is not None else self._all
+        rows = (
+            self._history.get(customer_id, [])
+            if customer_id is not None
+            else [r for r in self._all if r is not _ERASED]
+        )
         if decision_id is not None:
             rows = [r for r in rows if r.decision_id == decision_id]
         indexed = sorted(enumerate(rows), key=lambda ir: (ir[1].ts, ir[0]), reverse=True)
@@ -212,8 +221,8 @@ class MemoryStore:
         return {
             "profiles": len(self._profiles),
             "decisions": len(self._decisions),
-            "interactions": len(self._all),
-            "outcomes_by_type": dict(Counter(r.outcome for r in self._all)),
+            "interactions": sum(r is not _ERASED for r in self._all),
+            "outcomes_by_type": dict(Counter(r.outcome for r in self._all if r is not _ERASED)),
         }
 
     # models and config versions
@@ -265,3 +274,73 @@ class MemoryStore:
     def get_config_version(self, version_id: str) -> dict[str, str] | None:
         found = self._configs.get(version_id)
         return dict(found) if found is not None else None
+
+    # data-subject rights
+    def subject_data(self, customer_id: str) -> dict[str, Any]:
+        return {
+            "profile": copy.deepcopy(self._profiles.get(customer_id)),
+            "consents": [r._asdict() for r in self._ledgers.get(customer_id, [])],
+            "permissions": [r._asdict() for r in self._permissions.get(customer_id, [])],
+            "events": [e._asdict() for e in self._events.values() if e.customer_id == customer_id],
+            "decisions": [
+                dataclasses.asdict(d)
+                for d in self._decisions.values()
+                if d.customer_id == customer_id
+            ],
+            "history": [r._asdict() for r in self._history.get(customer_id, [])],
+            "features": copy.deepcopy(self._features.get(customer_id, {})),
+        }
+
+    def erase_subject(self, customer_id: str) -> dict[str, int]:
+        decisions = [k for k, d in self._decisions.items() if d.customer_id == customer_id]
+        events = [k for k, e in self._events.items() if e.customer_id == customer_id]
+        history = self._history.pop(customer_id, [])
+        counts = {
+            "profiles": int(self._profiles.pop(customer_id, None) is not None),
+            "consents": len(self._ledgers.pop(customer_id, [])),
+            "permissions": len(self._permissions.pop(customer_id, [])),
+            "events": len(events),
+            "decisions": len(decisions),
+            "interactions": len(history),
+            "feature_state": int(self._features.pop(customer_id, None) is not None),
+        }
+        for k in decisions:
+            del self._decisions[k]
+        for k in events:
+            del self._events[k]
+        gone = {id(r) for r in history}
+        # the log keeps its positions (the learning mark counts them): rows become holes
+        self._all = [r if id(r) not in gone else _ERASED for r in self._all]
+        return counts
+
+    def set_suppressed(self, digests: Sequence[str], regulation_id: str, ts: float) -> None:
+        for d in digests:
+            self._suppressed.setdefault(d, 0)
+
+    def unsuppress(self, digests: Sequence[str]) -> int:
+        lifted = 0
+        for d in digests:
+            if d in self._suppressed:
+                self._dropped_gone += self._suppressed.pop(d)
+                lifted += 1
+        return lifted
+
+    def is_suppressed(self, digest: str) -> bool:
+        return digest in self._suppressed
+
+    def count_dropped(self, digest: str, n: int) -> None:
+        if digest in self._suppressed:
+            self._suppressed[digest] += n
+
+    def dropped(self) -> int:
+        return sum(self._suppressed.values()) + self._dropped_gone
+
+    def save_regulation(self, regulation: Regulation) -> None:
+        self._regulations[regulation.regulation_id] = regulation
+
+    def get_regulation(self, regulation_id: str) -> Regulation | None:
+        return self._regulations.get(regulation_id)
+
+
+#: what an erased subject's rows become in the in-memory log (no one's, trains nothing)
+_ERASED = InteractionRow(None, "", "", "", "", "", "erased", 0.0)

@@ -42,12 +42,14 @@ from nextbest.store.base import (
     FeatureUpdate,
     InteractionRow,
     OutcomeRecord,
+    Regulation,
     StoredDecision,
     TrainingRow,
 )
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 LOCK_RETRIES = 60  # ≈ 1.8 s of back-off in all
+ERASE_CHECKPOINT_TRIES = 500  # × 10 ms
 WAL_LIMIT = 16 * 1024 * 1024  # bytes of WAL before the checkpointer insists
 #: the two consent ledgers: table → (subject column, policy version column or NULL)
 _LEDGERS = {"consents": ("purpose", "policy_version"), "permissions": ("channel", "NULL")}
@@ -203,6 +205,9 @@ class SQLiteStore:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=5000")
             cursor.execute("PRAGMA cache_size=-65536")  # 64 MiB: history reads stay in memory
+            # deleted content is overwritten, not left in free pages: an erased subject
+            # leaves no bytes behind in the file
+            cursor.execute("PRAGMA secure_delete=ON")
             cursor.close()
 
         try:
@@ -721,3 +726,118 @@ class SQLiteStore:
     def get_config_version(self, version_id: str) -> dict[str, str] | None:
         rows = self._read("SELECT files FROM config_versions WHERE version_id = :v", v=version_id)
         return json.loads(rows[0][0]) if rows else None
+
+    # --- data-subject rights ------------------------------------------------------------
+
+    def subject_data(self, customer_id: str) -> dict[str, Any]:
+        def rows(sql: str) -> list[dict[str, Any]]:
+            cursor = self._raw.execute(sql, {"c": customer_id})
+            names = [d[0] for d in cursor.description]
+            return [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
+
+        events = rows("SELECT * FROM events WHERE customer_id = :c ORDER BY rowid")
+        for e in events:
+            e["payload"] = json.loads(e["payload"])
+        decisions = rows("SELECT * FROM decisions WHERE customer_id = :c ORDER BY ts")
+        for d in decisions:
+            d["document"] = json.loads(d["document"])
+        features = self.feature_states([customer_id]).get(customer_id, {})
+        return {
+            "profile": self.get_profile(customer_id),
+            "consents": [r._asdict() for r in self.consent_ledger(customer_id)],
+            "permissions": [r._asdict() for r in self.permission_ledger(customer_id)],
+            "events": events,
+            "decisions": decisions,
+            "history": rows("SELECT * FROM interactions WHERE customer_id = :c ORDER BY id"),
+            "features": features,
+        }
+
+    def erase_subject(self, customer_id: str) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        with self._writing():
+            for table, where in (
+                ("decision_actions",
+                 "decision_id IN (SELECT decision_id FROM decisions WHERE customer_id = :c)"),
+                ("decisions", "customer_id = :c"),
+                ("interactions", "customer_id = :c"),
+                ("events", "customer_id = :c"),
+                ("profiles", "customer_id = :c"),
+                ("consents", "customer_id = :c"),
+                ("permissions", "customer_id = :c"),
+                ("feature_state", "customer_id = :c"),
+            ):  # fmt: skip
+                cursor = self._raw.execute(f"DELETE FROM {table} WHERE {where}", {"c": customer_id})
+                counts[table] = cursor.rowcount
+        # secure_delete zeroed the rows in the pages the WAL now holds; copying them back
+        # and truncating the WAL leaves the old contents nowhere. A checkpoint the
+        # checkpointer thread or a reader holds up answers busy: try again, a while
+        for _ in range(ERASE_CHECKPOINT_TRIES):
+            busy, _, _ = self._raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            if not busy:
+                break
+            time.sleep(0.01)
+        else:
+            raise StoreError("the erased rows could not be checkpointed out of the WAL")
+        return counts
+
+    def set_suppressed(self, digests: Sequence[str], regulation_id: str, ts: float) -> None:
+        with self._writing():
+            self._exec(
+                "INSERT INTO suppressions (digest, regulation_id, ts) VALUES (:d, :r, :ts) "
+                "ON CONFLICT(digest) DO NOTHING",
+                [{"d": d, "r": regulation_id, "ts": ts} for d in digests],
+            )
+
+    def unsuppress(self, digests: Sequence[str]) -> int:
+        lifted = 0
+        with self._writing():
+            for d in digests:
+                row = self._read("SELECT dropped FROM suppressions WHERE digest = :d", d=d)
+                if row:
+                    self._raw.execute(
+                        "UPDATE suppressions_dropped SET n = n + :n WHERE id = 1", {"n": row[0][0]}
+                    )
+                    self._raw.execute("DELETE FROM suppressions WHERE digest = :d", {"d": d})
+                    lifted += 1
+        return lifted
+
+    def is_suppressed(self, digest: str) -> bool:
+        return bool(self._read("SELECT 1 FROM suppressions WHERE digest = :d", d=digest))
+
+    def count_dropped(self, digest: str, n: int) -> None:
+        with self._writing():
+            self._raw.execute(
+                "UPDATE suppressions SET dropped = dropped + :n WHERE digest = :d",
+                {"n": n, "d": digest},
+            )
+
+    def dropped(self) -> int:
+        now = self._read("SELECT COALESCE(sum(dropped), 0) FROM suppressions")[0][0]
+        before = self._read("SELECT n FROM suppressions_dropped WHERE id = 1")[0][0]
+        return int(now) + int(before)
+
+    def save_regulation(self, regulation: Regulation) -> None:
+        with self._writing():
+            self._raw.execute(
+                "INSERT INTO regulations (regulation_id, type, subjects, status, created_ts, "
+                "updated_ts, detail) VALUES (:id, :t, :n, :s, :c, :u, :d) "
+                "ON CONFLICT(regulation_id) DO UPDATE SET status = excluded.status, "
+                "updated_ts = excluded.updated_ts, detail = excluded.detail",
+                {
+                    "id": regulation.regulation_id, "t": regulation.type,
+                    "n": regulation.subjects, "s": regulation.status,
+                    "c": regulation.created_ts, "u": regulation.updated_ts,
+                    "d": _dumps(regulation.detail),
+                },
+            )  # fmt: skip
+
+    def get_regulation(self, regulation_id: str) -> Regulation | None:
+        rows = self._read(
+            "SELECT regulation_id, type, subjects, status, created_ts, updated_ts, detail "
+            "FROM regulations WHERE regulation_id = :r",
+            r=regulation_id,
+        )
+        if not rows:
+            return None
+        r = rows[0]
+        return Regulation(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6]))

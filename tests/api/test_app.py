@@ -292,6 +292,9 @@ ROUTES: list[tuple[str, str, Any, set[str]]] = [
         {"purpose": "marketing", "status": "granted"},
         {"channel", "agent", "admin"},
     ),
+    ("GET", "/v1/subjects/c1/export", None, {"admin"}),
+    ("POST", "/v1/regulations", {"type": "unsuppress", "customer_ids": ["c9"]}, {"admin"}),
+    ("GET", "/v1/regulations/reg_x", None, {"admin"}),
 ]
 ROUTE_IDS = [f"{m} {p}" for m, p, _, _ in ROUTES]
 
