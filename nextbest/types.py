@@ -51,6 +51,8 @@ class DecisionRequest:
     assurance_level: int = 0
     interaction_id: str | None = None
     explain: bool = False
+    # only these actions may be returned (an event trigger's); empty: any
+    candidates: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,11 @@ evaluate_app = typer.Typer(
 )
 keys_app = typer.Typer(help="API keys for the HTTP service.", no_args_is_help=True)
 features_app = typer.Typer(help="Real-time features.", no_args_is_help=True)
+outbox_app = typer.Typer(
+    help="Messages event triggers chose (lists them; `run` decides those due).",
+    invoke_without_command=True,
+)
+app.add_typer(outbox_app, name="outbox")
 app.add_typer(keys_app, name="keys")
 app.add_typer(features_app, name="features")
 app.add_typer(models_app, name="models")
@@ -615,6 +620,52 @@ def keys_revoke(key_id: str, db: DbOption = DEFAULT_DB) -> None:
     if not done:
         raise _fail(f"no active key `{key_id}`")
     out.print(f"revoked {key_id}")
+
+
+@outbox_app.callback()
+def outbox(
+    ctx: typer.Context,
+    status: Annotated[
+        str | None, typer.Option(help="Only rows with this status: waiting, queued, nothing.")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=100_000)] = 50,
+    db: DbOption = DEFAULT_DB,
+    as_json: JsonOption = False,
+) -> None:
+    """List the outbox, newest first."""
+    if ctx.invoked_subcommand is not None:
+        return
+    store = _store(db)
+    try:
+        rows = store.outbox(status=status, limit=limit)
+    finally:
+        store.close()
+    if as_json:
+        _print_json({"outbox": [r._asdict() for r in rows]})
+        return
+    table = Table("created", "customer", "trigger", "status", "channel", "due", "action")
+    for r in rows:
+        table.add_row(
+            datetime.fromtimestamp(r.created_ts, UTC).isoformat(timespec="seconds"),
+            r.customer_id,
+            r.trigger_id,
+            r.status,
+            r.channel or "",
+            datetime.fromtimestamp(r.due_ts, UTC).isoformat(timespec="seconds"),
+            r.action_id or "",
+        )
+    out.print(table)
+
+
+@outbox_app.command("run")
+def outbox_run(db: DbOption = DEFAULT_DB, config: ConfigOption = None) -> None:
+    """Decide the waiting messages whose quiet hours are over (run it from cron)."""
+    engine = _open(db, config)
+    try:
+        done = engine.run_outbox()
+    finally:
+        engine.close()
+    out.print(f"decided {done} waiting message(s)")
 
 
 @features_app.command("rebuild")

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property
-from typing import Literal
+from typing import Any, Literal
 
 import jinja2
 import numpy as np
@@ -36,6 +36,7 @@ BoolArray = npt.NDArray[np.bool_]
 
 #: the filter stages of the pipeline, in order; explanations name them
 STAGES = (
+    "candidates",
     "validity",
     "consent",
     "eligibility",
@@ -109,6 +110,19 @@ class ContextWeight:
     applies: BoolArray  # which actions it weighs
 
 
+@dataclass(frozen=True)
+class Trigger:
+    id: str
+    on: str
+    event: str | None
+    where: tuple[tuple[str, Any], ...]
+    rule: int | None  # into `rules`; None: always
+    cooldown: float  # seconds
+    actions: tuple[str, ...]
+    channels: tuple[str, ...]  # outbound, in preference order
+    assurance_level: int
+
+
 @dataclass(frozen=True, slots=True)
 class Codes:
     """Positions of names in the config, for turning stored text into array indices."""
@@ -158,6 +172,8 @@ class CompiledConfig:
     channel_rules: dict[str, IntArray] = field(default_factory=dict)
     # real-time features (schema.yaml `features:`), read like profile fields
     features: tuple[Feature, ...] = ()
+    # event triggers (policies.yaml `triggers:`)
+    triggers: tuple[Trigger, ...] = ()
 
     @cached_property
     def traits(self) -> Mapping[str, RuleType]:

@@ -36,6 +36,7 @@ from nextbest.config.compiled import (
     LimitRule,
     SuppressionRule,
     Treatment,
+    Trigger,
 )
 from nextbest.config.models import (
     IssueFile,
@@ -443,6 +444,7 @@ class _Builder:
             self._check_fallbacks(settings, action_index, actions)
         contact_rules = self._contact_rules(policies, settings, issue_names, group_keys)
         context_weights = self._context_weights(policies, env, actions, issue_names, group_keys)
+        triggers = self._triggers(policies, settings, env, action_index)
         if self.problems:
             return None
         return self._assemble(
@@ -456,7 +458,55 @@ class _Builder:
             value_const,
             contact_rules,
             context_weights,
+            triggers,
         )
+
+    def _triggers(
+        self,
+        policies: PoliciesFile,
+        settings: SettingsFile,
+        env: TypeEnv,
+        action_index: Mapping[str, int],
+    ) -> list[Trigger]:
+        src = self.sources.get(POLICIES_FILE)
+        outbound = [c for c, spec in settings.channels.items() if spec.direction == "outbound"]
+        out = []
+        for i, spec in enumerate(policies.triggers):
+            assert src is not None
+            path: PathKey = ("triggers", i)
+            rule = self.rule(src, (*path, "when"), spec.when, env) if spec.when else None
+            for action in spec.actions:
+                if action not in action_index and self.complete:
+                    self.problem(
+                        src,
+                        (*path, "actions"),
+                        f"trigger `{spec.id}`: unknown action `{action}`"
+                        + _did_you_mean(action, list(action_index)),
+                    )
+            for channel in spec.channels:
+                if channel not in outbound:
+                    self.problem(
+                        src,
+                        (*path, "channels"),
+                        f"trigger `{spec.id}`: `{channel}` is not an outbound channel "
+                        f"(outbound: {', '.join(outbound) or 'none'})",
+                    )
+            out.append(
+                Trigger(
+                    id=spec.id,
+                    on=spec.on,
+                    event=spec.event,
+                    where=tuple(sorted(spec.where.items())),
+                    rule=rule,
+                    cooldown=spec.cooldown.total_seconds(),
+                    actions=tuple(spec.actions),
+                    channels=tuple(spec.channels or outbound),
+                    assurance_level=spec.assurance_level,
+                )
+            )
+        if len({t.id for t in out}) != len(out):
+            self.problem(src or POLICIES_FILE, ("triggers",), "trigger ids must be unique")
+        return out
 
     def _window(
         self, src: SourceFile, apath: PathKey, action_id: str, valid: ValidWindow | None
@@ -707,6 +757,7 @@ class _Builder:
         value_const: list[float],
         contact_rules: list[ContactRule],
         context_weights: list[ContextWeight],
+        triggers: list[Trigger],
     ) -> CompiledConfig:
         n = len(actions)
         issue_pos = {name: i for i, name in enumerate(issue_names)}
@@ -773,6 +824,7 @@ class _Builder:
             rules=tuple(self.rules),
             contact_rules=tuple(contact_rules),
             context_weights=tuple(context_weights),
+            triggers=tuple(triggers),
             issues=tuple(issue_names),
             groups=tuple(group_keys),
             issue_idx=np.array([issue_pos[a.issue] for a in actions], dtype=np.int64),

@@ -223,12 +223,28 @@ class ContextWeightSpec(_Model):
     tag: str | None = None
 
 
+class TriggerSpec(_Model):
+    """An event that starts an outbound decision (the customer's preferred permitted
+    channel) whose chosen message goes to the outbox."""
+
+    id: Id
+    on: Literal["track", "page", "screen", "identify"] = "track"
+    event: str | None = None  # the track event (or page/screen name); none: every one
+    where: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    when: str | None = None  # a rule over the profile and features, after the event
+    cooldown: Duration = timedelta(days=1)  # per customer
+    actions: list[str] = Field(min_length=1)  # the action ids it may send
+    channels: list[str] = Field(default_factory=list)  # preference order; default: outbound
+    assurance_level: int = Field(default=1, ge=0, le=4)  # of a message to a known address
+
+
 class PoliciesFile(_Model):
     eligibility: RuleList = Field(default_factory=list)
     applicability: RuleList = Field(default_factory=list)
     suitability: RuleList = Field(default_factory=list)
     contact_policies: list[ContactPolicySpec] = Field(default_factory=list)
     context_weights: list[ContextWeightSpec] = Field(default_factory=list)
+    triggers: list[TriggerSpec] = Field(default_factory=list)
 
 
 # --- issues/*.yaml -----------------------------------------------------------------------

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from nextbest import triggers
 from nextbest.clock import Clock, SystemClock
 from nextbest.config.compiled import CompiledConfig
 from nextbest.config.loader import load_config
@@ -201,6 +202,20 @@ class Engine:
         if purposes or permissions:
             with self._lock:
                 self.store.set_consents(purposes, permissions)
+
+    # --- event triggers and the outbox ----------------------------------------------
+
+    def fire_triggers(self, events: Sequence[EventRecord]) -> int:
+        """Run the event triggers these (newly stored) events meet; see nextbest.triggers."""
+        if not self.config.triggers:
+            return 0
+        with self._lock:
+            return triggers.fire(self, list(events))
+
+    def run_outbox(self, limit: int = 1000) -> int:
+        """Decide the outbox messages that waited for quiet hours to end."""
+        with self._lock:
+            return triggers.run_due(self, limit)
 
     # --- data-subject rights ---------------------------------------------------------
 
@@ -549,4 +564,5 @@ def _request_document(request: DecisionRequest) -> dict[str, Any]:
         "assurance_level": request.assurance_level,
         "interaction_id": request.interaction_id,
         "explain": request.explain,
+        "candidates": list(request.candidates),
     }

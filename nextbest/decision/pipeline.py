@@ -258,6 +258,12 @@ def decide(config: CompiledConfig, models: PropensityModels, inputs: DecisionInp
                 removed.append(Removal(config.actions[i].id, stage, why, rule))
         alive &= ~fail
 
+    if request.candidates:  # an event trigger's own actions only
+        asked = np.zeros(n, dtype=bool)
+        asked[[config.action_index[a] for a in request.candidates if a in config.action_index]] = (
+            True
+        )
+        remove(~asked, "candidates", "not one of the requested actions")
     # validity and kill switch
     remove(~config.enabled, "validity", "switched off")
     remove(

@@ -171,6 +171,7 @@ def ingest(engine: Any, messages: list[Message], prefix: str = "") -> dict[str, 
         records = [records[i] for i in kept]
     withheld = _apply_consents(engine, messages, records)
     new = engine.record_events(records)
+    engine.fire_triggers([r for (r, _), fresh in zip(records, new, strict=True) if fresh])
     reported = False
     for (record, _), message, fresh in zip(records, messages, new, strict=True):
         outcome = _outcome(message)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -186,6 +186,25 @@ def quiet_hours_now(
         zone = ZoneInfo(config.arbitration.default_timezone)
     local = now.astimezone(zone).time()
     return _in_quiet_hours(local, spec.start, spec.end)
+
+
+def quiet_hours_end(
+    config: CompiledConfig, channel: str, now: datetime, tz_name: str | None
+) -> datetime | None:
+    """When the channel's quiet hours that hold at `now` end (None: not quiet now)."""
+    if not quiet_hours_now(config, channel, now, tz_name):
+        return None
+    spec = config.channels[channel].quiet_hours
+    assert spec is not None
+    try:
+        zone = ZoneInfo(tz_name or config.arbitration.default_timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo(config.arbitration.default_timezone)
+    local = now.astimezone(zone)
+    end = datetime.combine(local.date(), spec.end, tzinfo=zone)
+    if end <= local:
+        end += timedelta(days=1)
+    return end.astimezone(UTC)
 
 
 def contact_blocks(

@@ -262,6 +262,40 @@ class EventStore(Protocol):
         ...
 
 
+class OutboxRow(NamedTuple):
+    """A message an event trigger chose (or will choose, after quiet hours)."""
+
+    outbox_id: str
+    customer_id: str
+    trigger_id: str
+    event_id: str  # the messageId of the event that fired it
+    status: str  # waiting (quiet hours: decided when due) | queued | nothing (no message)
+    channel: str | None
+    due_ts: float  # when it may go out
+    created_ts: float  # when the trigger fired
+    decision_id: str | None = None
+    action_id: str | None = None
+    content: str | None = None
+
+
+class OutboxStore(Protocol):
+    def put_outbox(self, rows: Sequence[OutboxRow]) -> None:
+        """Insert or replace (by id)."""
+        ...
+
+    def outbox(self, *, status: str | None = None, limit: int = 100) -> list[OutboxRow]:
+        """Newest first."""
+        ...
+
+    def due_outbox(self, now: float, limit: int) -> list[OutboxRow]:
+        """Waiting rows whose time has come, oldest first."""
+        ...
+
+    def last_fired(self, trigger_id: str, customer_id: str) -> float | None:
+        """When the trigger last fired for the customer (for its cool-down)."""
+        ...
+
+
 class Regulation(NamedTuple):
     """A data-subject request and where it stands."""
 
@@ -345,6 +379,7 @@ class Store(
     KeyStore,
     EventStore,
     SubjectStore,
+    OutboxStore,
     Protocol,
 ):
     def close(self) -> None: ...

@@ -16,6 +16,7 @@ from nextbest.store.base import (
     FeatureState,
     FeatureUpdate,
     InteractionRow,
+    OutboxRow,
     OutcomeRecord,
     Regulation,
     StoredDecision,
@@ -41,6 +42,7 @@ class MemoryStore:
         self._suppressed: dict[str, int] = {}  # customer-id digest → events dropped
         self._dropped_gone = 0  # dropped for digests since unsuppressed
         self._regulations: dict[str, Regulation] = {}
+        self._outbox: dict[str, OutboxRow] = {}
 
     def close(self) -> None:
         pass
@@ -275,6 +277,27 @@ class MemoryStore:
         found = self._configs.get(version_id)
         return dict(found) if found is not None else None
 
+    # outbox
+    def put_outbox(self, rows: Sequence[OutboxRow]) -> None:
+        for r in rows:
+            self._outbox[r.outbox_id] = r
+
+    def outbox(self, *, status: str | None = None, limit: int = 100) -> list[OutboxRow]:
+        rows = [r for r in self._outbox.values() if status is None or r.status == status]
+        return sorted(rows, key=lambda r: r.created_ts, reverse=True)[:limit]
+
+    def due_outbox(self, now: float, limit: int) -> list[OutboxRow]:
+        rows = [r for r in self._outbox.values() if r.status == "waiting" and r.due_ts <= now]
+        return sorted(rows, key=lambda r: r.due_ts)[:limit]
+
+    def last_fired(self, trigger_id: str, customer_id: str) -> float | None:
+        fired = [
+            r.created_ts
+            for r in self._outbox.values()
+            if r.trigger_id == trigger_id and r.customer_id == customer_id
+        ]
+        return max(fired, default=None)
+
     # data-subject rights
     def subject_data(self, customer_id: str) -> dict[str, Any]:
         return {
@@ -289,6 +312,7 @@ class MemoryStore:
             ],
             "history": [r._asdict() for r in self._history.get(customer_id, [])],
             "features": copy.deepcopy(self._features.get(customer_id, {})),
+            "outbox": [r._asdict() for r in self._outbox.values() if r.customer_id == customer_id],
         }
 
     def erase_subject(self, customer_id: str) -> dict[str, int]:
@@ -303,7 +327,9 @@ class MemoryStore:
             "decisions": len(decisions),
             "interactions": len(history),
             "feature_state": int(self._features.pop(customer_id, None) is not None),
+            "outbox": sum(r.customer_id == customer_id for r in self._outbox.values()),
         }
+        self._outbox = {k: r for k, r in self._outbox.items() if r.customer_id != customer_id}
         for k in decisions:
             del self._decisions[k]
         for k in events:

@@ -41,6 +41,7 @@ from nextbest.store.base import (
     FeatureState,
     FeatureUpdate,
     InteractionRow,
+    OutboxRow,
     OutcomeRecord,
     Regulation,
     StoredDecision,
@@ -727,6 +728,49 @@ class SQLiteStore:
         rows = self._read("SELECT files FROM config_versions WHERE version_id = :v", v=version_id)
         return json.loads(rows[0][0]) if rows else None
 
+    # --- outbox ---------------------------------------------------------------------------
+
+    _OUTBOX_COLUMNS = (
+        "outbox_id, customer_id, trigger_id, event_id, status, channel, due_ts, created_ts, "
+        "decision_id, action_id, content"
+    )
+
+    def put_outbox(self, rows: Sequence[OutboxRow]) -> None:
+        if not rows:
+            return
+        with self._writing():
+            self._exec(
+                f"INSERT OR REPLACE INTO outbox ({self._OUTBOX_COLUMNS}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [tuple(r) for r in rows],
+            )
+
+    def outbox(self, *, status: str | None = None, limit: int = 100) -> list[OutboxRow]:
+        where = "WHERE status = :s " if status is not None else ""
+        rows = self._read(
+            f"SELECT {self._OUTBOX_COLUMNS} FROM outbox {where}ORDER BY created_ts DESC LIMIT :l",
+            s=status,
+            l=limit,
+        )
+        return [OutboxRow(*r) for r in rows]
+
+    def due_outbox(self, now: float, limit: int) -> list[OutboxRow]:
+        rows = self._read(
+            f"SELECT {self._OUTBOX_COLUMNS} FROM outbox WHERE status = 'waiting' AND due_ts <= :n "
+            "ORDER BY due_ts LIMIT :l",
+            n=now,
+            l=limit,
+        )
+        return [OutboxRow(*r) for r in rows]
+
+    def last_fired(self, trigger_id: str, customer_id: str) -> float | None:
+        rows = self._read(
+            "SELECT max(created_ts) FROM outbox WHERE customer_id = :c AND trigger_id = :t",
+            c=customer_id,
+            t=trigger_id,
+        )
+        return None if rows[0][0] is None else float(rows[0][0])
+
     # --- data-subject rights ------------------------------------------------------------
 
     def subject_data(self, customer_id: str) -> dict[str, Any]:
@@ -750,6 +794,7 @@ class SQLiteStore:
             "decisions": decisions,
             "history": rows("SELECT * FROM interactions WHERE customer_id = :c ORDER BY id"),
             "features": features,
+            "outbox": rows("SELECT * FROM outbox WHERE customer_id = :c ORDER BY created_ts"),
         }
 
     def erase_subject(self, customer_id: str) -> dict[str, int]:
@@ -765,6 +810,7 @@ class SQLiteStore:
                 ("consents", "customer_id = :c"),
                 ("permissions", "customer_id = :c"),
                 ("feature_state", "customer_id = :c"),
+                ("outbox", "customer_id = :c"),
             ):  # fmt: skip
                 cursor = self._raw.execute(f"DELETE FROM {table} WHERE {where}", {"c": customer_id})
                 counts[table] = cursor.rowcount

@@ -1,0 +1,140 @@
+"""Event triggers: an ingested event that meets a trigger (policies.yaml `triggers:`) runs
+an outbound decision for the customer, and the chosen message goes to the outbox.
+
+* the event must match the trigger (`on`, `event`, `where`) and its rule (`when`, over the
+  profile and real-time features as they are after the event) must hold;
+* a trigger fires at most once per customer per `cooldown` (a firing that found nothing
+  to send counts too);
+* the channel is the customer's preferred one (the trait `preferred_channel`, when the
+  schema has it and the trigger allows it), else the trigger's channels in order — the
+  first on which the customer gave a contact permission, where the channel needs one;
+* in the channel's quiet hours the message waits (`waiting`, due when they end) and is
+  decided then (`Engine.run_outbox`, `nextbest outbox run`), under the policies of then;
+* the decision may return only the trigger's actions; what it returns is `queued` for a
+  delivery adapter, and when it returns nothing the row says `nothing`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from nextbest.config.compiled import Trigger
+from nextbest.policies.consent import permission_standing
+from nextbest.policies.contact import quiet_hours_end
+from nextbest.profile.traits import coerce_traits
+from nextbest.rules import Scope
+from nextbest.store.base import EventRecord, OutboxRow
+from nextbest.types import DecisionRequest, Placement
+
+if TYPE_CHECKING:
+    from nextbest.decision.engine import Engine
+
+#: the trait that names a customer's preferred channel, if the schema declares it
+PREFERRED = "preferred_channel"
+
+
+def matches(trigger: Trigger, event: EventRecord) -> bool:
+    if event.type != trigger.on or (trigger.event is not None and event.name != trigger.event):
+        return False
+    props = event.payload.get("properties") or event.payload.get("traits") or {}
+    return isinstance(props, dict) and all(props.get(k) == v for k, v in trigger.where)
+
+
+def fire(engine: Engine, events: list[EventRecord]) -> int:
+    """Run the triggers the events meet; returns how many fired."""
+    config = engine.config
+    fired = 0
+    for event in events:
+        cid = event.customer_id
+        if not cid:
+            continue
+        for trigger in config.triggers:
+            if not matches(trigger, event):
+                continue
+            now = engine.clock.now()
+            last = engine.store.last_fired(trigger.id, cid)
+            if last is not None and now.timestamp() - last < trigger.cooldown:
+                continue
+            if trigger.rule is not None:
+                raw = engine.store.get_profile(cid) or {}
+                profile = {**coerce_traits(config.traits, raw), **engine.features_of(cid, now)}
+                if not config.rules[trigger.rule].test(Scope(profile=profile, context={}, now=now)):
+                    continue
+            row = OutboxRow(
+                "out_" + uuid.uuid4().hex[:16], cid, trigger.id, event.message_id,
+                "waiting", None, now.timestamp(), now.timestamp(),
+            )  # fmt: skip
+            engine.store.put_outbox([send(engine, trigger, row, now)])
+            fired += 1
+    return fired
+
+
+def send(engine: Engine, trigger: Trigger, row: OutboxRow, now: datetime) -> OutboxRow:
+    """Decide the row's message now — or, in quiet hours, leave it waiting until they end."""
+    config = engine.config
+    cid = row.customer_id
+    profile = engine.store.get_profile(cid) or {}
+    channel = preferred_channel(engine, trigger, cid, profile.get(PREFERRED), now)
+    if channel is None:
+        return row._replace(status="nothing", channel=None)
+    tz = profile.get(config.arbitration.timezone_field)
+    end = quiet_hours_end(config, channel, now, tz if isinstance(tz, str) else None)
+    if end is not None:
+        return row._replace(status="waiting", channel=channel, due_ts=end.timestamp())
+    placement = next(iter(config.channels[channel].placements))
+    decision = engine.decide(
+        DecisionRequest(
+            channel=channel,
+            placements=(Placement(placement),),
+            customer_id=cid,
+            context={"trigger": trigger.id} if "trigger" in config.env.context else {},
+            assurance_level=trigger.assurance_level,
+            candidates=trigger.actions,
+        )
+    )
+    if not decision.actions:
+        return row._replace(status="nothing", channel=channel, decision_id=decision.decision_id)
+    chosen = decision.actions[0]
+    return row._replace(
+        status="queued",
+        channel=channel,
+        due_ts=now.timestamp(),
+        decision_id=decision.decision_id,
+        action_id=chosen.action_id,
+        content=chosen.content,
+    )
+
+
+def preferred_channel(
+    engine: Engine, trigger: Trigger, customer_id: str, preferred: object, now: datetime
+) -> str | None:
+    config = engine.config
+    order = list(trigger.channels)
+    if isinstance(preferred, str) and preferred in order and PREFERRED in config.traits:
+        order.remove(preferred)
+        order.insert(0, preferred)
+    needs = [c for c in order if config.channels[c].permission]
+    permits = permission_standing(
+        needs, engine.store.permission_ledger(customer_id), now.timestamp()
+    )
+    for channel in order:
+        if channel not in permits or permits[channel].allowed:
+            return channel
+    return None
+
+
+def run_due(engine: Engine, limit: int = 1000) -> int:
+    """Decide the waiting messages whose quiet hours are over; returns how many."""
+    now = engine.clock.now()
+    by_id = {t.id: t for t in engine.config.triggers}
+    done = 0
+    for row in engine.store.due_outbox(now.timestamp(), limit):
+        trigger = by_id.get(row.trigger_id)
+        if trigger is None:  # the trigger left the configuration meanwhile
+            engine.store.put_outbox([row._replace(status="nothing")])
+        else:
+            engine.store.put_outbox([send(engine, trigger, row, now)])
+        done += 1
+    return done

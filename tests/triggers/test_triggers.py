@@ -1,0 +1,97 @@
+"""Event triggers on the demo bank, on a real SQLite file: the event, the rule and the
+cool-down decide whether a trigger fires; the preferred permitted channel carries it;
+quiet hours make it wait; the outbox holds the chosen message."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from nextbest.clock import FixedClock
+from nextbest.config.loader import load_config
+from nextbest.decision.engine import Engine, default_config_dir
+from nextbest.events.segment import ingest, parse
+from nextbest.store import open_store
+from nextbest.store.base import ConsentRecord
+
+NOON = datetime(2026, 3, 2, 11, 0, tzinfo=UTC)  # 12:00 in Berlin, a Monday
+NIGHT = datetime(2026, 3, 2, 22, 0, tzinfo=UTC)  # 23:00 in Berlin: e-mail's quiet hours
+CUSTOMER = {
+    "first_name": "Ada", "age": 41, "income": 52000, "balance": 3000, "credit_score": 700,
+    "tenure_years": 6, "products": ["CHECKING"], "in_arrears": False, "days_past_due": 0,
+    "digital_active": True, "timezone": "Europe/Berlin", "segment": "mass",
+}  # fmt: skip
+
+
+def engine_at(db: Path, when: datetime) -> Engine:
+    return Engine(open_store(str(db)), load_config(default_config_dir()), clock=FixedClock(when))
+
+
+def setup(engine: Engine, cid: str, channels: dict[str, str]) -> None:
+    engine.upsert_profile(cid, CUSTOMER)
+    ts = engine.clock.now().timestamp() - 3600
+    engine.add_consents(
+        [ConsentRecord(cid, p, "granted", ts) for p in ("marketing", "personalization")],
+        [ConsentRecord(cid, c, s, ts) for c, s in channels.items()],
+    )
+
+
+def track(cid: str, i: int, event: str, when: datetime, **props: Any) -> dict[str, Any]:
+    return {"type": "track", "userId": cid, "event": event, "messageId": f"{cid}-{i}",
+            "timestamp": when.isoformat(), "properties": props}  # fmt: skip
+
+
+def test_three_failed_logins_send_a_security_message_on_the_permitted_channel(
+    tmp_path: Path,
+) -> None:
+    engine = engine_at(tmp_path / "t.db", NOON)
+    setup(engine, "c1", {"sms": "denied", "email": "granted"})
+    logins = [track("c1", i, "Login Failed", NOON - timedelta(minutes=10 - i)) for i in range(2)]
+    ingest(engine, parse(logins, "batch"), "batch")
+    assert engine.store.outbox() == []  # two: the rule (failed_logins_1d >= 3) does not hold
+    ingest(engine, parse([track("c1", 2, "Login Failed", NOON)], ""))
+    [row] = engine.store.outbox()
+    assert (row.trigger_id, row.status, row.channel) == ("failed-logins", "queued", "email")
+    assert row.action_id in ("fraud-awareness", "info-security-tips") and row.content
+    assert engine.get_decision(row.decision_id).channel == "email"
+    # the cool-down: a fourth failed login the same day sends nothing more
+    ingest(engine, parse([track("c1", 3, "Login Failed", NOON)], ""))
+    assert len(engine.store.outbox()) == 1
+    engine.close()
+
+
+def test_no_permitted_channel_means_nothing_is_sent(tmp_path: Path) -> None:
+    engine = engine_at(tmp_path / "t.db", NOON)
+    setup(engine, "c2", {"sms": "denied", "email": "revoked"})
+    ingest(engine, parse([track("c2", 1, "Loan Application Abandoned", NOON)], ""))
+    [row] = engine.store.outbox()
+    assert (row.status, row.channel, row.decision_id) == ("nothing", None, None)
+    engine.close()
+
+
+def test_quiet_hours_hold_the_message_until_they_end(tmp_path: Path) -> None:
+    db = tmp_path / "t.db"
+    engine = engine_at(db, NIGHT)
+    setup(engine, "c3", {"email": "granted"})
+    ingest(engine, parse([track("c3", 1, "Card Payment", NIGHT, amount=80, abroad=True)], ""))
+    [row] = engine.store.outbox()
+    assert (row.trigger_id, row.status, row.decision_id) == ("card-used-abroad", "waiting", None)
+    # e-mail's quiet hours end at 08:00 in Berlin: 07:00 UTC the next day
+    assert datetime.fromtimestamp(row.due_ts, UTC) == datetime(2026, 3, 3, 7, 0, tzinfo=UTC)
+    assert engine.run_outbox() == 0  # not yet due
+    engine.close()
+    # the next morning `nextbest outbox run` decides it
+    later = engine_at(db, datetime(2026, 3, 3, 7, 30, tzinfo=UTC))
+    assert later.run_outbox() == 1
+    [done] = later.store.outbox()
+    assert (done.status, done.action_id) == ("queued", "travel-insurance")
+    later.close()
+    listed = subprocess.run(
+        [sys.executable, "-m", "nextbest.cli", "outbox", "--db", str(db), "--json"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert [r["status"] for r in json.loads(listed.stdout)["outbox"]] == ["queued"]
