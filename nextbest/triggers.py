@@ -17,15 +17,17 @@ an outbound decision for the customer, and the chosen message goes to the outbox
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from nextbest.config.compiled import Trigger
 from nextbest.policies.consent import permission_standing
 from nextbest.policies.contact import quiet_hours_end
+from nextbest.profile.features import values as feature_values
 from nextbest.profile.traits import coerce_traits
 from nextbest.rules import Scope
-from nextbest.store.base import EventRecord, OutboxRow
+from nextbest.store.base import EventRecord, FeatureState, OutboxRow
 from nextbest.types import DecisionRequest, Placement
 
 if TYPE_CHECKING:
@@ -42,33 +44,47 @@ def matches(trigger: Trigger, event: EventRecord) -> bool:
     return isinstance(props, dict) and all(props.get(k) == v for k, v in trigger.where)
 
 
-def fire(engine: Engine, events: list[EventRecord]) -> int:
-    """Run the triggers the events meet; returns how many fired."""
+def fire(
+    engine: Engine, events: list[EventRecord], states: Mapping[str, FeatureState] | None = None
+) -> int:
+    """Run the triggers the events meet; returns how many fired. `states`: the customers'
+    feature states as the ingestion just saved them (else they are read)."""
     config = engine.config
-    fired = 0
+    rows: list[OutboxRow] = []
+    fired: set[tuple[str, str]] = set()  # (trigger, customer) fired in this batch
+    profiles: dict[str, dict[str, Any]] = {}  # the customers' profiles with features
     for event in events:
         cid = event.customer_id
         if not cid:
             continue
         for trigger in config.triggers:
-            if not matches(trigger, event):
+            if not matches(trigger, event) or (trigger.id, cid) in fired:
                 continue
             now = engine.clock.now()
             last = engine.store.last_fired(trigger.id, cid)
             if last is not None and now.timestamp() - last < trigger.cooldown:
                 continue
             if trigger.rule is not None:
-                raw = engine.store.get_profile(cid) or {}
-                profile = {**coerce_traits(config.traits, raw), **engine.features_of(cid, now)}
-                if not config.rules[trigger.rule].test(Scope(profile=profile, context={}, now=now)):
+                if cid not in profiles:  # once per customer and batch
+                    raw = engine.store.get_profile(cid) or {}
+                    typed = coerce_traits(config.traits, raw)
+                    live = (
+                        feature_values(states.get(cid, {}), config.features, now.timestamp())
+                        if states is not None
+                        else engine.features_of(cid, now)
+                    )
+                    profiles[cid] = {**typed, **live}
+                scope = Scope(profile=profiles[cid], context={}, now=now)
+                if not config.rules[trigger.rule].test(scope):
                     continue
             row = OutboxRow(
                 "out_" + uuid.uuid4().hex[:16], cid, trigger.id, event.message_id,
                 "waiting", None, now.timestamp(), now.timestamp(),
             )  # fmt: skip
-            engine.store.put_outbox([send(engine, trigger, row, now)])
-            fired += 1
-    return fired
+            rows.append(send(engine, trigger, row, now))
+            fired.add((trigger.id, cid))
+    engine.store.put_outbox(rows)  # the batch's messages, in one transaction
+    return len(rows)
 
 
 def send(engine: Engine, trigger: Trigger, row: OutboxRow, now: datetime) -> OutboxRow:

@@ -20,7 +20,7 @@ import dataclasses
 import gc
 import threading
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -205,13 +205,6 @@ class Engine:
 
     # --- event triggers and the outbox ----------------------------------------------
 
-    def fire_triggers(self, events: Sequence[EventRecord]) -> int:
-        """Run the event triggers these (newly stored) events meet; see nextbest.triggers."""
-        if not self.config.triggers:
-            return 0
-        with self._lock:
-            return triggers.fire(self, list(events))
-
     def run_outbox(self, limit: int = 1000) -> int:
         """Decide the outbox messages that waited for quiet hours to end."""
         with self._lock:
@@ -220,7 +213,12 @@ class Engine:
     # --- data-subject rights ---------------------------------------------------------
 
     def is_suppressed(self, customer_id: str) -> bool:
-        return self.store.is_suppressed(digest(customer_id))
+        return bool(self.store.suppressed([digest(customer_id)]))
+
+    def suppressed_among(self, customer_ids: Iterable[str]) -> set[str]:
+        """Those of the customers who are suppressed (a data-subject request)."""
+        ids = {digest(c): c for c in customer_ids}
+        return {ids[d] for d in self.store.suppressed(ids)}
 
     def count_dropped(self, customer_id: str, n: int) -> None:
         """Count events dropped for a suppressed subject."""
@@ -260,17 +258,24 @@ class Engine:
         self, records: Sequence[tuple[EventRecord, Mapping[str, Any] | None]]
     ) -> list[bool]:
         """Store ingested events (new ones only, by messageId), merge their traits and
-        update the customers' real-time features, in one transaction; see
-        nextbest.events.segment."""
+        update the customers' real-time features, in one transaction; then run the event
+        triggers the new events meet (nextbest.triggers). See nextbest.events.segment."""
         with self._lock:
             config = self.config
-            derive = self._feature_update(config) if config.features else None
-            return self.store.record_events(records, self.clock.now().timestamp(), derive)
+            states: dict[str, FeatureState] = {}  # the batch's customers', as derived
+            derive = self._feature_update(config, states) if config.features else None
+            new = self.store.record_events(records, self.clock.now().timestamp(), derive)
+            if config.triggers:
+                fresh = [r for (r, _), is_new in zip(records, new, strict=True) if is_new]
+                triggers.fire(self, fresh, states if config.features else None)
+            return new
 
-    def _feature_update(self, config: CompiledConfig) -> FeatureUpdate:
+    def _feature_update(
+        self, config: CompiledConfig, states: dict[str, FeatureState]
+    ) -> FeatureUpdate:
         def derive(events: Sequence[EventRecord]) -> dict[str, FeatureState]:
             mine = [e for e in events if e.customer_id]
-            states = self.store.feature_states({e.customer_id for e in mine if e.customer_id})
+            states.update(self.store.feature_states({e.customer_id for e in mine if e.customer_id}))
             changed: dict[str, FeatureState] = {}
             for event in mine:
                 cid = event.customer_id or ""

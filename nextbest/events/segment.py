@@ -158,7 +158,7 @@ def ingest(engine: Any, messages: list[Message], prefix: str = "") -> dict[str, 
         records.append((record, traits))
     # suppressed subjects (a data-subject request): their events are dropped, and counted
     ids = {r.customer_id for r, _ in records if r.customer_id}
-    suppressed = {c for c in ids if engine.is_suppressed(c)}
+    suppressed = engine.suppressed_among(ids)
     dropped = 0
     if suppressed:
         for customer_id, n in Counter(
@@ -171,7 +171,6 @@ def ingest(engine: Any, messages: list[Message], prefix: str = "") -> dict[str, 
         records = [records[i] for i in kept]
     withheld = _apply_consents(engine, messages, records)
     new = engine.record_events(records)
-    engine.fire_triggers([r for (r, _), fresh in zip(records, new, strict=True) if fresh])
     reported = False
     for (record, _), message, fresh in zip(records, messages, new, strict=True):
         outcome = _outcome(message)

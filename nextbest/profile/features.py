@@ -58,10 +58,32 @@ class Feature:
         return True, value
 
 
+_INDEX: dict[int, tuple[Sequence[Feature], dict[tuple[str, str | None], list[Feature]]]] = {}
+
+
+def _by_event(features: Sequence[Feature]) -> dict[tuple[str, str | None], list[Feature]]:
+    """The features an event of (kind, name) can match: those of that name, and those of
+    any name of its kind — so an event is tried against two or three, not all. Kept per
+    feature list (a configuration's, so by identity)."""
+    cached = _INDEX.get(id(features))
+    if cached is not None and cached[0] is features:
+        return cached[1]
+    keys = {(f.on, f.event) for f in features} | {(f.on, None) for f in features}
+    index = {
+        key: [f for f in features if f.on == key[0] and f.event in (None, key[1])] for key in keys
+    }
+    if len(_INDEX) > 64:
+        _INDEX.clear()
+    _INDEX[id(features)] = (features, index)
+    return index
+
+
 def update(state: FeatureState, features: Sequence[Feature], event: EventRecord) -> bool:
     """Add one event to a customer's state; True if any feature took it."""
     took = False
-    for f in features:
+    index = _by_event(features)
+    candidates = index.get((event.type, event.name)) or index.get((event.type, None), [])
+    for f in candidates:
         matched, value = f.value_of(event)
         if not matched:
             continue

@@ -325,7 +325,9 @@ class SubjectStore(Protocol):
 
     def unsuppress(self, digests: Sequence[str]) -> int: ...
 
-    def is_suppressed(self, digest: str) -> bool: ...
+    def suppressed(self, digests: Iterable[str]) -> set[str]:
+        """Those of the digests that are on the suppression list."""
+        ...
 
     def count_dropped(self, digest: str, n: int) -> None:
         """Count `n` events dropped for a suppressed subject."""

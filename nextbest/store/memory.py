@@ -351,8 +351,8 @@ class MemoryStore:
                 lifted += 1
         return lifted
 
-    def is_suppressed(self, digest: str) -> bool:
-        return digest in self._suppressed
+    def suppressed(self, digests: Iterable[str]) -> set[str]:
+        return {d for d in digests if d in self._suppressed}
 
     def count_dropped(self, digest: str, n: int) -> None:
         if digest in self._suppressed:

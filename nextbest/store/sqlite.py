@@ -847,8 +847,20 @@ class SQLiteStore:
                     lifted += 1
         return lifted
 
-    def is_suppressed(self, digest: str) -> bool:
-        return bool(self._read("SELECT 1 FROM suppressions WHERE digest = :d", d=digest))
+    def suppressed(self, digests: Iterable[str]) -> set[str]:
+        wanted = list(dict.fromkeys(digests))
+        found: set[str] = set()
+        if not wanted or not self._read("SELECT 1 FROM suppressions LIMIT 1"):
+            return found  # the usual case: nobody is suppressed
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ", ".join(f":d{i}" for i in range(len(chunk)))
+            rows = self._read(
+                f"SELECT digest FROM suppressions WHERE digest IN ({marks})",
+                **{f"d{i}": d for i, d in enumerate(chunk)},
+            )
+            found.update(r[0] for r in rows)
+        return found
 
     def count_dropped(self, digest: str, n: int) -> None:
         with self._writing():
