@@ -236,6 +236,21 @@ def create_app(
                 metrics.outcomes.labels(item.outcome).inc()
         return {"recorded": sum(recorded), "duplicates": len(recorded) - sum(recorded)}
 
+    @app.get("/v1/profiles/lookup", tags=["profiles"], dependencies=[scope("read-profiles")])
+    def lookup_profile(request: Request) -> dict[str, Any]:
+        """The profile an identifier belongs to: one query parameter, the namespace and
+        the value (`?email=ada@example.org`, `?phone=+4917…`, `?anonymous_id=…`,
+        `?device_id=…`, `?crm_id=…`, `?user_id=…`, or a custom namespace)."""
+        given = list(request.query_params.multi_items())
+        if len(given) != 1:
+            raise RequestError("query", "give exactly one identifier, e.g. `?email=…`")
+        namespace, value = given[0]
+        customer_id = engine.lookup(namespace, value)
+        traits = engine.store.get_profile(customer_id)
+        if traits is None:
+            raise NotFoundError(namespace, "the identifier's profile holds no traits yet")
+        return _profile(customer_id, traits)
+
     @app.get("/v1/profiles/{customer_id}", tags=["profiles"], dependencies=[scope("read-profiles")])
     def get_profile(customer_id: str) -> dict[str, Any]:
         """A customer's traits, consents and most recent history."""
@@ -360,6 +375,7 @@ def create_app(
             "customer_id": customer_id,
             "traits": traits,
             "features": engine.features_of(customer_id),
+            "identifiers": [list(i) for i in engine.store.identifiers_of(customer_id)],
             "consents": engine.store.get_consents(customer_id),
             "history": [row._asdict() for row in history],
         }

@@ -23,6 +23,7 @@ from scipy import sparse
 from nextbest.config.models import (
     ArbitrationSpec,
     ChannelSpec,
+    IdentitySpec,
     LearningSpec,
     PurposeSpec,
     SchemaFile,
@@ -174,6 +175,7 @@ class CompiledConfig:
     features: tuple[Feature, ...] = ()
     # event triggers (policies.yaml `triggers:`)
     triggers: tuple[Trigger, ...] = ()
+    identity: IdentitySpec = field(default_factory=IdentitySpec)
 
     @cached_property
     def traits(self) -> Mapping[str, RuleType]:

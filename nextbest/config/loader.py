@@ -825,6 +825,7 @@ class _Builder:
             contact_rules=tuple(contact_rules),
             context_weights=tuple(context_weights),
             triggers=tuple(triggers),
+            identity=settings.identity,
             issues=tuple(issue_names),
             groups=tuple(group_keys),
             issue_idx=np.array([issue_pos[a.issue] for a in actions], dtype=np.int64),

@@ -171,10 +171,20 @@ class LearningSpec(_Model):
     exclude_predictors: list[str] = Field(default_factory=list)
 
 
+class IdentitySpec(_Model):
+    # national phone numbers are read in this region (ISO 3166 alpha-2)
+    default_region: str = Field(default="DE", pattern=r"^[A-Z]{2}$")
+    # an identifier already on another known customer's profile is not moved: it is
+    # flagged as shared (a family's device, a shared mailbox) once it would link more
+    # than this many known people
+    max_people_per_identifier: int = Field(default=1, ge=1, le=100)
+
+
 class SettingsFile(_Model):
     name: str = "nextbest"
     channels: dict[str, ChannelSpec]
     purposes: dict[str, PurposeSpec]
+    identity: IdentitySpec = IdentitySpec()
     arbitration: ArbitrationSpec = ArbitrationSpec()
     learning: LearningSpec = LearningSpec()
 

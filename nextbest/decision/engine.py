@@ -46,6 +46,7 @@ from nextbest.privacy import digest, run_regulation
 from nextbest.profile.features import rebuild as rebuild_features
 from nextbest.profile.features import update as update_features
 from nextbest.profile.features import values as feature_values
+from nextbest.profile.identity import normalize as normalize_identifier
 from nextbest.profile.traits import coerce_traits, validate_traits
 from nextbest.store.base import (
     ConsentRecord,
@@ -202,6 +203,30 @@ class Engine:
         if purposes or permissions:
             with self._lock:
                 self.store.set_consents(purposes, permissions)
+
+    # --- identities --------------------------------------------------------------------
+
+    def link_identity(
+        self, customer_id: str, identifiers: Iterable[tuple[str, object]]
+    ) -> list[tuple[str, str]]:
+        """Point the (namespace, value) identifiers, normalized, at the customer's profile
+        (see `Store.link_identifiers`); RequestError naming the namespace for a value that
+        is not one. Returns the identifiers that are shared by more known people than
+        `identity.max_people_per_identifier` allows — kept on their first owner, flagged."""
+        region = self.config.identity.default_region
+        links = [(ns, normalize_identifier(ns, v, region), customer_id) for ns, v in identifiers]
+        with self._lock:
+            apart = self.store.link_identifiers(links, self.clock.now().timestamp())
+            limit = self.config.identity.max_people_per_identifier
+            return [(ns, v) for ns, v, _ in apart if len(self.store.claimants(ns, v)) + 1 > limit]
+
+    def lookup(self, namespace: str, value: object) -> str:
+        """The customer an identifier belongs to; NotFoundError naming the namespace."""
+        normalized = normalize_identifier(namespace, value, self.config.identity.default_region)
+        owner = self.store.owner(namespace, normalized)
+        if owner is None:
+            raise NotFoundError(namespace, f"no profile has this {namespace}")
+        return owner
 
     # --- event triggers and the outbox ----------------------------------------------
 

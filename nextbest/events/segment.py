@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from nextbest.config.models import PurposeSpec
 from nextbest.errors import RequestError
 from nextbest.policies.consent import PERSONALIZATION, purpose_standing
+from nextbest.profile.identity import TRAIT_IDENTIFIERS, normalize
 from nextbest.profile.traits import TraitError, validate_traits
 from nextbest.store.base import ConsentRecord, EventRecord
 from nextbest.types import Outcome
@@ -169,6 +170,7 @@ def ingest(engine: Any, messages: list[Message], prefix: str = "") -> dict[str, 
         dropped = len(records) - len(kept)
         messages = [messages[i] for i in kept]
         records = [records[i] for i in kept]
+    _link_identities(engine, messages, records)
     withheld = _apply_consents(engine, messages, records)
     new = engine.record_events(records)
     reported = False
@@ -193,6 +195,36 @@ def ingest(engine: Any, messages: list[Message], prefix: str = "") -> dict[str, 
         "dropped_suppressed": dropped,
         "traits_withheld": withheld,
     }
+
+
+def _link_identities(
+    engine: Any, messages: list[Message], records: list[tuple[EventRecord, dict[str, Any] | None]]
+) -> None:
+    """Point each message's identifiers at its profile before the events are stored (a
+    resent message links the same again; the other order could lose the links): its
+    `userId` and `anonymousId` (an alias: its `previousId` as an anonymous id), and an
+    identify's `email` and `phone` traits. A trait value that is no e-mail address or
+    phone number stays a trait but links nothing."""
+    for message, (event, traits) in zip(messages, records, strict=True):
+        cid = event.customer_id
+        if not cid:
+            continue
+        pairs: list[tuple[str, object]] = []
+        if message.userId is not None:
+            pairs.append(("user_id", message.userId))
+        if message.anonymousId is not None:
+            pairs.append(("anonymous_id", message.anonymousId))
+        if message.type == "alias" and message.previousId is not None:
+            pairs.append(("anonymous_id", message.previousId))
+        for name in TRAIT_IDENTIFIERS:
+            value = (traits or {}).get(name)
+            if value is not None:
+                try:
+                    normalize(name, value, engine.config.identity.default_region)
+                except RequestError:
+                    continue
+                pairs.append((name, value))
+        engine.link_identity(cid, pairs)
 
 
 def consent_records(

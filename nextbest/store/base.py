@@ -262,6 +262,25 @@ class EventStore(Protocol):
         ...
 
 
+class IdentityStore(Protocol):
+    def link_identifiers(
+        self, links: Sequence[tuple[str, str, str]], ts: float
+    ) -> list[tuple[str, str, str]]:
+        """Point each (namespace, value) at its customer, in one transaction: an unowned
+        identifier, or one on an anonymous profile (`anonymous:…`), moves to the customer;
+        one on another known customer's profile stays there and the customer's claim is
+        kept apart. Returns the (namespace, value, customer) claims kept apart."""
+        ...
+
+    def owner(self, namespace: str, value: str) -> str | None: ...
+
+    def identifiers_of(self, customer_id: str) -> list[tuple[str, str]]: ...
+
+    def claimants(self, namespace: str, value: str) -> list[str]:
+        """The known customers who claimed an identifier another one owns."""
+        ...
+
+
 class OutboxRow(NamedTuple):
     """A message an event trigger chose (or will choose, after quiet hours)."""
 
@@ -382,6 +401,7 @@ class Store(
     EventStore,
     SubjectStore,
     OutboxStore,
+    IdentityStore,
     Protocol,
 ):
     def close(self) -> None: ...

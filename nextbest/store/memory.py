@@ -43,6 +43,8 @@ class MemoryStore:
         self._dropped_gone = 0  # dropped for digests since unsuppressed
         self._regulations: dict[str, Regulation] = {}
         self._outbox: dict[str, OutboxRow] = {}
+        self._identities: dict[tuple[str, str], str] = {}
+        self._claims: dict[tuple[str, str], dict[str, float]] = {}
 
     def close(self) -> None:
         pass
@@ -277,6 +279,29 @@ class MemoryStore:
         found = self._configs.get(version_id)
         return dict(found) if found is not None else None
 
+    # identities
+    def link_identifiers(
+        self, links: Sequence[tuple[str, str, str]], ts: float
+    ) -> list[tuple[str, str, str]]:
+        apart = []
+        for namespace, value, customer_id in links:
+            current = self._identities.get((namespace, value))
+            if current is None or current == customer_id or current.startswith("anonymous:"):
+                self._identities[(namespace, value)] = customer_id
+            else:
+                self._claims.setdefault((namespace, value), {})[customer_id] = ts
+                apart.append((namespace, value, customer_id))
+        return apart
+
+    def owner(self, namespace: str, value: str) -> str | None:
+        return self._identities.get((namespace, value))
+
+    def identifiers_of(self, customer_id: str) -> list[tuple[str, str]]:
+        return sorted(k for k, c in self._identities.items() if c == customer_id)
+
+    def claimants(self, namespace: str, value: str) -> list[str]:
+        return sorted(self._claims.get((namespace, value), {}))
+
     # outbox
     def put_outbox(self, rows: Sequence[OutboxRow]) -> None:
         for r in rows:
@@ -313,6 +338,7 @@ class MemoryStore:
             "history": [r._asdict() for r in self._history.get(customer_id, [])],
             "features": copy.deepcopy(self._features.get(customer_id, {})),
             "outbox": [r._asdict() for r in self._outbox.values() if r.customer_id == customer_id],
+            "identifiers": [list(k) for k in self.identifiers_of(customer_id)],
         }
 
     def erase_subject(self, customer_id: str) -> dict[str, int]:
@@ -330,6 +356,11 @@ class MemoryStore:
             "outbox": sum(r.customer_id == customer_id for r in self._outbox.values()),
         }
         self._outbox = {k: r for k, r in self._outbox.items() if r.customer_id != customer_id}
+        kept = {k: c for k, c in self._identities.items() if c != customer_id}
+        counts["identities"] = len(self._identities) - len(kept)
+        self._identities = kept
+        for claims in self._claims.values():
+            claims.pop(customer_id, None)
         for k in decisions:
             del self._decisions[k]
         for k in events:

@@ -728,6 +728,61 @@ class SQLiteStore:
         rows = self._read("SELECT files FROM config_versions WHERE version_id = :v", v=version_id)
         return json.loads(rows[0][0]) if rows else None
 
+    # --- identities ---------------------------------------------------------------------
+
+    def link_identifiers(
+        self, links: Sequence[tuple[str, str, str]], ts: float
+    ) -> list[tuple[str, str, str]]:
+        apart = []
+        with self._writing():
+            for namespace, value, customer_id in links:
+                rows = self._read(
+                    "SELECT customer_id FROM identities WHERE namespace = :n AND value = :v",
+                    n=namespace,
+                    v=value,
+                )
+                current = rows[0][0] if rows else None
+                if current is None or current == customer_id or current.startswith("anonymous:"):
+                    self._raw.execute(
+                        "INSERT INTO identities (namespace, value, customer_id, ts) "
+                        "VALUES (:n, :v, :c, :ts) ON CONFLICT(namespace, value) DO UPDATE SET "
+                        "customer_id = excluded.customer_id, ts = excluded.ts",
+                        {"n": namespace, "v": value, "c": customer_id, "ts": ts},
+                    )
+                else:
+                    self._raw.execute(
+                        "INSERT INTO identity_claims (namespace, value, customer_id, ts) "
+                        "VALUES (:n, :v, :c, :ts) ON CONFLICT DO NOTHING",
+                        {"n": namespace, "v": value, "c": customer_id, "ts": ts},
+                    )
+                    apart.append((namespace, value, customer_id))
+        return apart
+
+    def owner(self, namespace: str, value: str) -> str | None:
+        rows = self._read(
+            "SELECT customer_id FROM identities WHERE namespace = :n AND value = :v",
+            n=namespace,
+            v=value,
+        )
+        return str(rows[0][0]) if rows else None
+
+    def identifiers_of(self, customer_id: str) -> list[tuple[str, str]]:
+        rows = self._read(
+            "SELECT namespace, value FROM identities WHERE customer_id = :c "
+            "ORDER BY namespace, value",
+            c=customer_id,
+        )
+        return [(str(n), str(v)) for n, v in rows]
+
+    def claimants(self, namespace: str, value: str) -> list[str]:
+        rows = self._read(
+            "SELECT customer_id FROM identity_claims WHERE namespace = :n AND value = :v "
+            "ORDER BY customer_id",
+            n=namespace,
+            v=value,
+        )
+        return [str(r[0]) for r in rows]
+
     # --- outbox ---------------------------------------------------------------------------
 
     _OUTBOX_COLUMNS = (
@@ -795,6 +850,7 @@ class SQLiteStore:
             "history": rows("SELECT * FROM interactions WHERE customer_id = :c ORDER BY id"),
             "features": features,
             "outbox": rows("SELECT * FROM outbox WHERE customer_id = :c ORDER BY created_ts"),
+            "identifiers": [list(k) for k in self.identifiers_of(customer_id)],
         }
 
     def erase_subject(self, customer_id: str) -> dict[str, int]:
@@ -811,6 +867,8 @@ class SQLiteStore:
                 ("permissions", "customer_id = :c"),
                 ("feature_state", "customer_id = :c"),
                 ("outbox", "customer_id = :c"),
+                ("identities", "customer_id = :c"),
+                ("identity_claims", "customer_id = :c"),
             ):  # fmt: skip
                 cursor = self._raw.execute(f"DELETE FROM {table} WHERE {where}", {"c": customer_id})
                 counts[table] = cursor.rowcount
