@@ -1,5 +1,5 @@
-"""Event ingestion in one process: Segment batches through validation, traits, ten
-real-time feature windows and event triggers into SQLite, beside a plain SQLite insert.
+"""Event ingestion in one process: Segment batches through validation, identifiers, traits,
+ten real-time feature windows and event triggers into SQLite, beside a plain insert.
 
     python benchmarks/ingest.py --json [--batches 300] [--customers 2000]
 
@@ -8,7 +8,8 @@ folder. Each batch is 100 Segment messages — identify with traits, track `Logi
 `Logged In` and `Card Payment` (amount, country, abroad), page (`Cards`, `Home`, with a
 path) and screen — for customers drawn from the demo's; every messageId new. A batch goes
 through `nextbest.events.segment.ingest` exactly as `POST /v1/batch` does after reading the
-body: message validation, trait validation, the suppression list, consent preferences,
+body: message validation, trait validation, identifier linking (one transaction a batch),
+the suppression list, consent preferences,
 the feature windows, one committed transaction (events, traits, feature states), and the
 demo's three event triggers (their rules, cool-downs, channel choice and outbox rows; the
 generated customers have no contact permission, so a firing trigger finds no channel and
@@ -17,7 +18,8 @@ runs no decision).
 Baseline, same run: the same events as rows inserted into a bare table of the same columns
 in another SQLite file with the same pragmas, one transaction per batch of 100.
 
-Not in the measured path yet (issue 5 builds it later): identity resolution.
+Not in the measured path yet (issue 5 builds it later): merging an anonymous profile into
+the known one.
 """
 
 from __future__ import annotations
@@ -157,7 +159,7 @@ def main() -> None:
             "events_per_s": round(events / plain_s),
         },
         "engine_vs_baseline": round(plain_s / engine_s, 3),
-        "not_measured_yet": ["identity resolution"],
+        "not_measured_yet": ["merging anonymous profiles into known ones"],
         "targets": {"events_per_s_ge_20000": events / engine_s >= 20_000},
     }
     if args.json:

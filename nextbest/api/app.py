@@ -375,7 +375,7 @@ def create_app(
             "customer_id": customer_id,
             "traits": traits,
             "features": engine.features_of(customer_id),
-            "identifiers": [list(i) for i in engine.store.identifiers_of(customer_id)],
+            "identifiers": [list(i) for i in engine.identifiers_of(customer_id)],
             "consents": engine.store.get_consents(customer_id),
             "history": [row._asdict() for row in history],
         }

@@ -209,14 +209,26 @@ class Engine:
     def link_identity(
         self, customer_id: str, identifiers: Iterable[tuple[str, object]]
     ) -> list[tuple[str, str]]:
-        """Point the (namespace, value) identifiers, normalized, at the customer's profile
-        (see `Store.link_identifiers`); RequestError naming the namespace for a value that
-        is not one. Returns the identifiers that are shared by more known people than
-        `identity.max_people_per_identifier` allows — kept on their first owner, flagged."""
+        """Point the (namespace, value) identifiers at the customer's profile; see
+        `link_identities`."""
+        return self.link_identities([(ns, v, customer_id) for ns, v in identifiers])
+
+    def link_identities(self, links: Iterable[tuple[str, object, str]]) -> list[tuple[str, str]]:
+        """Point each (namespace, value) identifier, normalized, at its customer's profile,
+        in one transaction (see `Store.link_identifiers`); RequestError naming the
+        namespace for a value that is not one. Returns the identifiers shared by more known
+        people than `identity.max_people_per_identifier` allows — kept on their first
+        owner, flagged."""
         region = self.config.identity.default_region
-        links = [(ns, normalize_identifier(ns, v, region), customer_id) for ns, v in identifiers]
+        normalized = list(
+            dict.fromkeys((ns, normalize_identifier(ns, v, region), c) for ns, v, c in links)
+        )
+        # a user id is the customer id: that link holds without being stored
+        normalized = [(ns, v, c) for ns, v, c in normalized if not (ns == "user_id" and v == c)]
+        if not normalized:
+            return []
         with self._lock:
-            apart = self.store.link_identifiers(links, self.clock.now().timestamp())
+            apart = self.store.link_identifiers(normalized, self.clock.now().timestamp())
             limit = self.config.identity.max_people_per_identifier
             return [(ns, v) for ns, v, _ in apart if len(self.store.claimants(ns, v)) + 1 > limit]
 
@@ -224,9 +236,19 @@ class Engine:
         """The customer an identifier belongs to; NotFoundError naming the namespace."""
         normalized = normalize_identifier(namespace, value, self.config.identity.default_region)
         owner = self.store.owner(namespace, normalized)
+        if owner is None and namespace == "user_id":
+            owner = normalized  # a user id is the customer id
         if owner is None:
             raise NotFoundError(namespace, f"no profile has this {namespace}")
         return owner
+
+    def identifiers_of(self, customer_id: str) -> list[tuple[str, str]]:
+        """The identifiers that point at the customer's profile (a known customer's own
+        id among them)."""
+        stored = self.store.identifiers_of(customer_id)
+        if customer_id.startswith("anonymous:") or ("user_id", customer_id) in stored:
+            return stored
+        return sorted([*stored, ("user_id", customer_id)])
 
     # --- event triggers and the outbox ----------------------------------------------
 

@@ -203,28 +203,29 @@ def _link_identities(
     """Point each message's identifiers at its profile before the events are stored (a
     resent message links the same again; the other order could lose the links): its
     `userId` and `anonymousId` (an alias: its `previousId` as an anonymous id), and an
-    identify's `email` and `phone` traits. A trait value that is no e-mail address or
-    phone number stays a trait but links nothing."""
+    identify's `email` and `phone` traits — all of a batch in one transaction. A trait
+    value that is no e-mail address or phone number stays a trait but links nothing."""
+    region = engine.config.identity.default_region
+    links: list[tuple[str, object, str]] = []
     for message, (event, traits) in zip(messages, records, strict=True):
         cid = event.customer_id
         if not cid:
             continue
-        pairs: list[tuple[str, object]] = []
         if message.userId is not None:
-            pairs.append(("user_id", message.userId))
+            links.append(("user_id", message.userId, cid))
         if message.anonymousId is not None:
-            pairs.append(("anonymous_id", message.anonymousId))
+            links.append(("anonymous_id", message.anonymousId, cid))
         if message.type == "alias" and message.previousId is not None:
-            pairs.append(("anonymous_id", message.previousId))
+            links.append(("anonymous_id", message.previousId, cid))
         for name in TRAIT_IDENTIFIERS:
             value = (traits or {}).get(name)
             if value is not None:
                 try:
-                    normalize(name, value, engine.config.identity.default_region)
+                    normalize(name, value, region)
                 except RequestError:
                     continue
-                pairs.append((name, value))
-        engine.link_identity(cid, pairs)
+                links.append((name, value, cid))
+    engine.link_identities(links)
 
 
 def consent_records(

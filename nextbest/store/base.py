@@ -266,10 +266,11 @@ class IdentityStore(Protocol):
     def link_identifiers(
         self, links: Sequence[tuple[str, str, str]], ts: float
     ) -> list[tuple[str, str, str]]:
-        """Point each (namespace, value) at its customer, in one transaction: an unowned
-        identifier, or one on an anonymous profile (`anonymous:…`), moves to the customer;
-        one on another known customer's profile stays there and the customer's claim is
-        kept apart. Returns the (namespace, value, customer) claims kept apart."""
+        """Point each (namespace, value) at its customer, in order, in one transaction: an
+        unowned identifier, or one on an anonymous profile (`anonymous:…`), moves to the
+        customer; one on another known customer's profile stays there. The claims of known
+        customers on identifiers another one owns after the batch are kept apart and
+        returned as (namespace, value, customer)."""
         ...
 
     def owner(self, namespace: str, value: str) -> str | None: ...

@@ -283,14 +283,20 @@ class MemoryStore:
     def link_identifiers(
         self, links: Sequence[tuple[str, str, str]], ts: float
     ) -> list[tuple[str, str, str]]:
-        apart = []
         for namespace, value, customer_id in links:
             current = self._identities.get((namespace, value))
             if current is None or current == customer_id or current.startswith("anonymous:"):
                 self._identities[(namespace, value)] = customer_id
-            else:
-                self._claims.setdefault((namespace, value), {})[customer_id] = ts
-                apart.append((namespace, value, customer_id))
+        # claims on identifiers that, after the batch, another customer owns
+        apart = list(
+            dict.fromkeys(
+                (n, v, c)
+                for n, v, c in links
+                if self._identities.get((n, v)) != c and not c.startswith("anonymous:")
+            )
+        )
+        for n, v, c in apart:
+            self._claims.setdefault((n, v), {})[c] = ts
         return apart
 
     def owner(self, namespace: str, value: str) -> str | None:
