@@ -380,22 +380,27 @@ def import_profiles(
     batch: list[tuple[str, dict[str, Any]]] = []
     try:
         from nextbest.profile.traits import validate_traits
+        from nextbest.store.base import Quarantined
 
         types = engine.config.traits
         ts = engine.clock.now().timestamp()
         with _progress() as progress:
             task = progress.add_task(f"importing {file.name}", total=None)
             for line, row in enumerate(_rows(file, fmt), start=2 if fmt == "csv" else 1):
+                record = dict(row)
                 customer_id = row.pop(id_column, None)
                 if customer_id in (None, ""):
                     rejected.append(
-                        {"row": line, "field": id_column, "message": "missing customer_id"}
-                    )
+                        {"row": line, "field": id_column, "message": "missing customer_id",
+                         "record": record}
+                    )  # fmt: skip
                     continue
                 try:
                     traits = validate_traits(types, row)
                 except TraitError as exc:
-                    rejected.append({"row": line, "field": exc.field, "message": exc.message})
+                    rejected.append(
+                        {"row": line, "field": exc.field, "message": exc.message, "record": record}
+                    )
                     continue
                 batch.append((str(customer_id), traits))
                 if len(batch) >= 5000:
@@ -404,13 +409,24 @@ def import_profiles(
                     batch.clear()
             if batch:
                 imported += engine.store.upsert_profiles(batch, ts)
+        # rejected rows are kept, with why: `nextbest quarantine`
+        engine.store.quarantine(
+            [
+                Quarantined(
+                    ts, f"import:profiles:{file.name}", str(r["row"]), r["field"], r["message"],
+                    json.loads(json.dumps(r["record"], default=str)),
+                )
+                for r in rejected
+            ]
+        )  # fmt: skip
     except Exception as exc:  # a file polars cannot read at all
         if isinstance(exc, typer.Exit):
             raise
         raise _fail(f"{file}: cannot read as {fmt}: {exc}") from None
     finally:
         engine.close()
-    summary = {"imported": imported, "rejected": len(rejected), "errors": rejected[:100]}
+    errors = [{k: v for k, v in r.items() if k != "record"} for r in rejected[:100]]
+    summary = {"imported": imported, "rejected": len(rejected), "errors": errors}
     if as_json:
         _print_json(summary)
     else:
@@ -756,4 +772,4 @@ def main() -> None:
 
 
 # command groups that live in their own modules register themselves on import
-from nextbest.cli import evaluate_logged, evaluate_prequential, models  # noqa: E402, F401
+from nextbest.cli import evaluate_logged, evaluate_prequential, imports, models  # noqa: E402, F401

@@ -282,6 +282,25 @@ class IdentityStore(Protocol):
         ...
 
 
+class Quarantined(NamedTuple):
+    """A record that could not be accepted, kept with why."""
+
+    ts: float
+    source: str  # e.g. `import:events:clicks.jsonl`
+    position: str | None  # where in the source: a line or row number
+    field: str  # the offending field
+    reason: str
+    record: Any  # the record as received (JSON-able; unparsable text as a string)
+
+
+class QuarantineStore(Protocol):
+    def quarantine(self, rows: Sequence[Quarantined]) -> None: ...
+
+    def quarantined(self, *, source: str | None = None, limit: int = 100) -> list[Quarantined]:
+        """Newest first."""
+        ...
+
+
 class OutboxRow(NamedTuple):
     """A message an event trigger chose (or will choose, after quiet hours)."""
 
@@ -403,6 +422,7 @@ class Store(
     SubjectStore,
     OutboxStore,
     IdentityStore,
+    QuarantineStore,
     Protocol,
 ):
     def close(self) -> None: ...

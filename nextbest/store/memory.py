@@ -18,6 +18,7 @@ from nextbest.store.base import (
     InteractionRow,
     OutboxRow,
     OutcomeRecord,
+    Quarantined,
     Regulation,
     StoredDecision,
     TrainingRow,
@@ -44,6 +45,7 @@ class MemoryStore:
         self._regulations: dict[str, Regulation] = {}
         self._outbox: dict[str, OutboxRow] = {}
         self._identities: dict[tuple[str, str], str] = {}
+        self._quarantine: list[Quarantined] = []
         self._claims: dict[tuple[str, str], dict[str, float]] = {}
 
     def close(self) -> None:
@@ -278,6 +280,14 @@ class MemoryStore:
     def get_config_version(self, version_id: str) -> dict[str, str] | None:
         found = self._configs.get(version_id)
         return dict(found) if found is not None else None
+
+    # quarantine
+    def quarantine(self, rows: Sequence[Quarantined]) -> None:
+        self._quarantine.extend(copy.deepcopy(list(rows)))
+
+    def quarantined(self, *, source: str | None = None, limit: int = 100) -> list[Quarantined]:
+        rows = [r for r in reversed(self._quarantine) if source is None or r.source == source]
+        return rows[:limit]
 
     # identities
     def link_identifiers(

@@ -43,6 +43,7 @@ from nextbest.store.base import (
     InteractionRow,
     OutboxRow,
     OutcomeRecord,
+    Quarantined,
     Regulation,
     StoredDecision,
     TrainingRow,
@@ -727,6 +728,32 @@ class SQLiteStore:
     def get_config_version(self, version_id: str) -> dict[str, str] | None:
         rows = self._read("SELECT files FROM config_versions WHERE version_id = :v", v=version_id)
         return json.loads(rows[0][0]) if rows else None
+
+    # --- quarantine ---------------------------------------------------------------------
+
+    def quarantine(self, rows: Sequence[Quarantined]) -> None:
+        if not rows:
+            return
+        with self._writing():
+            self._exec(
+                "INSERT INTO quarantine (ts, source, position, field, reason, record) "
+                "VALUES (:ts, :s, :p, :f, :r, :rec)",
+                [
+                    {"ts": r.ts, "s": r.source, "p": r.position, "f": r.field, "r": r.reason,
+                     "rec": _dumps(r.record)}
+                    for r in rows
+                ],
+            )  # fmt: skip
+
+    def quarantined(self, *, source: str | None = None, limit: int = 100) -> list[Quarantined]:
+        where = "WHERE source = :s " if source is not None else ""
+        rows = self._read(
+            "SELECT ts, source, position, field, reason, record FROM quarantine "
+            f"{where}ORDER BY id DESC LIMIT :l",
+            s=source,
+            l=limit,
+        )
+        return [Quarantined(r[0], r[1], r[2], r[3], r[4], json.loads(r[5])) for r in rows]
 
     # --- identities ---------------------------------------------------------------------
 
