@@ -1,4 +1,4 @@
-"""`nextbest import events` and `nextbest quarantine`."""
+"""`nextbest import events`, `nextbest quarantine` and `nextbest purge`."""
 
 from __future__ import annotations
 
@@ -130,3 +130,21 @@ def quarantine(
         when = datetime.fromtimestamp(r.ts, UTC).isoformat(timespec="seconds")
         table.add_row(when, r.source, r.position or "", r.field, r.reason)
     out.print(table)
+
+
+@app.command("purge")
+def purge(
+    db: DbOption = DEFAULT_DB, config: ConfigOption = None, as_json: JsonOption = False
+) -> None:
+    """Apply the retention times of nextbest.yaml (`retention:`): delete what each store
+    keeps past its time; erase profiles inactive for too long. Run it from cron."""
+    engine = _open(db, config)
+    try:
+        counts = engine.purge()
+    finally:
+        engine.close()
+    if as_json:
+        _print_json(counts)
+    else:
+        shown = ", ".join(f"{k} {v}" for k, v in counts.items()) or "nothing configured"
+        out.print(f"purged: {shown}")

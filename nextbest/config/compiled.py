@@ -26,6 +26,7 @@ from nextbest.config.models import (
     IdentitySpec,
     LearningSpec,
     PurposeSpec,
+    RetentionSpec,
     SchemaFile,
 )
 from nextbest.profile.features import Feature
@@ -176,6 +177,7 @@ class CompiledConfig:
     # event triggers (policies.yaml `triggers:`)
     triggers: tuple[Trigger, ...] = ()
     identity: IdentitySpec = field(default_factory=IdentitySpec)
+    retention: RetentionSpec = field(default_factory=RetentionSpec)
 
     @cached_property
     def traits(self) -> Mapping[str, RuleType]:

@@ -826,6 +826,7 @@ class _Builder:
             context_weights=tuple(context_weights),
             triggers=tuple(triggers),
             identity=settings.identity,
+            retention=settings.retention,
             issues=tuple(issue_names),
             groups=tuple(group_keys),
             issue_idx=np.array([issue_pos[a.issue] for a in actions], dtype=np.int64),

@@ -180,11 +180,24 @@ class IdentitySpec(_Model):
     max_people_per_identifier: int = Field(default=1, ge=1, le=100)
 
 
+class RetentionSpec(_Model):
+    """How long each store keeps its records (none: for ever); `nextbest purge` applies it."""
+
+    events: Duration | None = None
+    decisions: Duration | None = None  # with their actions
+    interactions: Duration | None = None  # impressions and outcomes
+    outbox: Duration | None = None
+    quarantine: Duration | None = None
+    # a profile not updated for this long is erased with everything about it
+    profiles_inactive: Duration | None = None
+
+
 class SettingsFile(_Model):
     name: str = "nextbest"
     channels: dict[str, ChannelSpec]
     purposes: dict[str, PurposeSpec]
     identity: IdentitySpec = IdentitySpec()
+    retention: RetentionSpec = RetentionSpec()
     arbitration: ArbitrationSpec = ArbitrationSpec()
     learning: LearningSpec = LearningSpec()
 

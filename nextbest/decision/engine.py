@@ -283,6 +283,26 @@ class Engine:
         with self._lock:
             return run_regulation(self.store, kind, customer_ids, self.clock.now().timestamp())
 
+    def purge(self, *, limit: int = 10_000) -> dict[str, int]:
+        """Apply `retention` (nextbest.yaml): delete what each store keeps past its time,
+        and erase up to `limit` customers whose profile has been inactive too long."""
+        retention = self.config.retention
+        now = self.clock.now().timestamp()
+        before = {
+            store: now - ttl.total_seconds()
+            for store in ("events", "decisions", "interactions", "outbox", "quarantine")
+            if (ttl := getattr(retention, store)) is not None
+        }
+        with self._lock:
+            counts = self.store.purge(before) if before else {}
+            if retention.profiles_inactive is not None:
+                cutoff = now - retention.profiles_inactive.total_seconds()
+                gone = self.store.inactive_profiles(cutoff, limit)
+                for customer_id in gone:
+                    self.store.erase_subject(customer_id)
+                counts["profiles_inactive"] = len(gone)
+        return counts
+
     def get_regulation(self, regulation_id: str) -> Regulation:
         found = self.store.get_regulation(regulation_id)
         if found is None:

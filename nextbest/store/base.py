@@ -382,6 +382,16 @@ class SubjectStore(Protocol):
 
     def get_regulation(self, regulation_id: str) -> Regulation | None: ...
 
+    def purge(self, before: Mapping[str, float]) -> dict[str, int]:
+        """Delete the records older than each store's cutoff (`events`, `decisions` with
+        their actions, `interactions`, `outbox`, `quarantine` → epoch seconds), in one
+        transaction; rows removed per store."""
+        ...
+
+    def inactive_profiles(self, before: float, limit: int) -> list[str]:
+        """Customers whose profile was last updated before `before`."""
+        ...
+
 
 class ApiKey(NamedTuple):
     key_id: str

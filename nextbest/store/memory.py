@@ -46,6 +46,7 @@ class MemoryStore:
         self._outbox: dict[str, OutboxRow] = {}
         self._identities: dict[tuple[str, str], str] = {}
         self._quarantine: list[Quarantined] = []
+        self._profile_ts: dict[str, float] = {}
         self._claims: dict[tuple[str, str], dict[str, float]] = {}
 
     def close(self) -> None:
@@ -113,6 +114,7 @@ class MemoryStore:
 
     def upsert_profiles(self, profiles: Sequence[tuple[str, Mapping[str, Any]]], ts: float) -> int:
         for customer_id, traits in profiles:
+            self._profile_ts[customer_id] = ts
             mine = self._profiles.setdefault(customer_id, {})
             for key, value in traits.items():  # like JSON merge-patch: null removes a trait
                 if value is None:
@@ -361,6 +363,7 @@ class MemoryStore:
         decisions = [k for k, d in self._decisions.items() if d.customer_id == customer_id]
         events = [k for k, e in self._events.items() if e.customer_id == customer_id]
         history = self._history.pop(customer_id, [])
+        self._profile_ts.pop(customer_id, None)
         counts = {
             "profiles": int(self._profiles.pop(customer_id, None) is not None),
             "consents": len(self._ledgers.pop(customer_id, [])),
@@ -407,6 +410,38 @@ class MemoryStore:
 
     def dropped(self) -> int:
         return sum(self._suppressed.values()) + self._dropped_gone
+
+    def purge(self, before: Mapping[str, float]) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        if "events" in before:
+            old = [k for k, e in self._events.items() if e.ts < before["events"]]
+            for k in old:
+                del self._events[k]
+            counts["events"] = len(old)
+        if "decisions" in before:
+            old = [k for k, d in self._decisions.items() if d.ts < before["decisions"]]
+            for k in old:
+                del self._decisions[k]
+            counts["decisions"] = len(old)
+        if "interactions" in before:
+            cut = before["interactions"]
+            counts["interactions"] = sum(r is not _ERASED and r.ts < cut for r in self._all)
+            self._all = [r if r is _ERASED or r.ts >= cut else _ERASED for r in self._all]
+            self._history = {
+                c: [r for r in rows if r.ts >= cut] for c, rows in self._history.items()
+            }
+        if "outbox" in before:
+            kept = {k: r for k, r in self._outbox.items() if r.created_ts >= before["outbox"]}
+            counts["outbox"] = len(self._outbox) - len(kept)
+            self._outbox = kept
+        if "quarantine" in before:
+            kept_q = [r for r in self._quarantine if r.ts >= before["quarantine"]]
+            counts["quarantine"] = len(self._quarantine) - len(kept_q)
+            self._quarantine = kept_q
+        return counts
+
+    def inactive_profiles(self, before: float, limit: int) -> list[str]:
+        return sorted(c for c in self._profiles if self._profile_ts.get(c, 0.0) < before)[:limit]
 
     def save_regulation(self, regulation: Regulation) -> None:
         self._regulations[regulation.regulation_id] = regulation

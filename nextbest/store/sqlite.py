@@ -23,7 +23,7 @@ import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import sqlalchemy as sa
 from alembic import command
@@ -974,6 +974,35 @@ class SQLiteStore:
         now = self._read("SELECT COALESCE(sum(dropped), 0) FROM suppressions")[0][0]
         before = self._read("SELECT n FROM suppressions_dropped WHERE id = 1")[0][0]
         return int(now) + int(before)
+
+    #: store → (delete statement) for `purge`; `:t` is the cutoff
+    _PURGE: ClassVar[dict[str, tuple[str, ...]]] = {
+        "events": ("DELETE FROM events WHERE ts < :t",),
+        "decisions": (
+            "DELETE FROM decision_actions WHERE decision_id IN "
+            "(SELECT decision_id FROM decisions WHERE ts < :t)",
+            "DELETE FROM decisions WHERE ts < :t",
+        ),
+        "interactions": ("DELETE FROM interactions WHERE ts < :t",),
+        "outbox": ("DELETE FROM outbox WHERE created_ts < :t",),
+        "quarantine": ("DELETE FROM quarantine WHERE ts < :t",),
+    }
+
+    def purge(self, before: Mapping[str, float]) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        with self._writing():
+            for store, cutoff in before.items():
+                for sql in self._PURGE[store]:  # the last statement's rows are the store's
+                    counts[store] = self._raw.execute(sql, {"t": cutoff}).rowcount
+        return counts
+
+    def inactive_profiles(self, before: float, limit: int) -> list[str]:
+        rows = self._read(
+            "SELECT customer_id FROM profiles WHERE updated_ts < :b ORDER BY customer_id LIMIT :l",
+            b=before,
+            l=limit,
+        )
+        return [str(r[0]) for r in rows]
 
     def save_regulation(self, regulation: Regulation) -> None:
         with self._writing():
