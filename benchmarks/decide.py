@@ -111,6 +111,7 @@ def build_config(folder: Path, n_actions: int, seed: int) -> None:
                 placement.pop("fallback", None)
     (folder / "nextbest.yaml").write_text(yaml.safe_dump(settings, sort_keys=False))
     policies = yaml.safe_load((BANK / "policies.yaml").read_text())
+    policies.pop("triggers", None)  # they name demo actions this library does not have
     policies.pop("context_weights", None)
     policies["context_weights"] = [
         {"when": f'context.page == "{page}"', "weight": 2.0, "tag": page} for page in PAGES
@@ -187,7 +188,8 @@ def seed_store(db: str, engine: Engine, customers: int, history_rows: int, seed:
     for customer_id, traits in generate_profiles(customers, seed):
         ids.append(customer_id)
         batch.append((customer_id, traits))
-        consents.append((customer_id, "marketing", "granted", START.timestamp() - 86400 * 100))
+        for purpose in ("marketing", "personalization"):  # decisions use the whole profile
+            consents.append((customer_id, purpose, "granted", START.timestamp() - 86400 * 100))
     store.upsert_profiles(batch, START.timestamp())
     store.set_consents(consents)
     config = engine.config

@@ -3,9 +3,9 @@
     python benchmarks/http.py --json [--seconds 10] [--workers 2]
 
 Starts `nextbest serve --workers N` on 127.0.0.1 with a 1,000-action library (the one of
-benchmarks/decide.py), 2,000 demo customers with marketing consent and warm ADM models, and
-drives it with `wrk` from a separate process (installed with apt-get if missing) for a
-bounded time each:
+benchmarks/decide.py), 2,000 demo customers with marketing and personalization consent and
+warm ADM models, and drives it with `wrk` from a separate process (installed with apt-get
+if missing) for a bounded time each:
 
 * `baseline` — `GET /healthz`, the same server's trivial endpoint;
 * `decisions` — `POST /v1/decisions` (hero + sidebar × 2 on the web channel), a different
@@ -144,7 +144,13 @@ def prepare(folder: Path, db: str) -> str:
     try:
         profiles = list(generate_profiles(2000, 0))
         store.upsert_profiles(profiles, 0.0)
-        store.set_consents([(cid, "marketing", "granted", 0.0) for cid, _ in profiles])
+        store.set_consents(
+            [
+                (cid, p, "granted", 0.0)
+                for cid, _ in profiles
+                for p in ("marketing", "personalization")
+            ]
+        )
         bank = AdmModels()
         bank.bind(config)
         rng = np.random.default_rng(0)

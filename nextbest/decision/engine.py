@@ -316,10 +316,9 @@ class Engine:
         ts = (at or self.clock.now()).timestamp()
         config = self.config
         purposes = purpose_standing(config.purposes, self.store.consent_ledger(customer_id), ts)
-        channels = permission_standing(
-            config.channels, self.store.permission_ledger(customer_id), ts
-        )
-        return purposes, {c: p for c, p in channels.items() if config.channels[c].permission}
+        needs = [c for c, spec in config.channels.items() if spec.permission]
+        channels = permission_standing(needs, self.store.permission_ledger(customer_id), ts)
+        return purposes, channels
 
     def record_events(
         self, records: Sequence[tuple[EventRecord, Mapping[str, Any] | None]]
