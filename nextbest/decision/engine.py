@@ -219,18 +219,23 @@ class Engine:
         namespace for a value that is not one. Returns the identifiers shared by more known
         people than `identity.max_people_per_identifier` allows — kept on their first
         owner, flagged."""
-        region = self.config.identity.default_region
-        normalized = list(
-            dict.fromkeys((ns, normalize_identifier(ns, v, region), c) for ns, v, c in links)
-        )
-        # a user id is the customer id: that link holds without being stored
-        normalized = [(ns, v, c) for ns, v, c in normalized if not (ns == "user_id" and v == c)]
+        normalized = self._normalized_links(links)
         if not normalized:
             return []
         with self._lock:
             apart = self.store.link_identifiers(normalized, self.clock.now().timestamp())
             limit = self.config.identity.max_people_per_identifier
             return [(ns, v) for ns, v, _ in apart if len(self.store.claimants(ns, v)) + 1 > limit]
+
+    def _normalized_links(
+        self, links: Iterable[tuple[str, object, str]]
+    ) -> list[tuple[str, str, str]]:
+        region = self.config.identity.default_region
+        normalized = dict.fromkeys(
+            (ns, normalize_identifier(ns, v, region), c) for ns, v, c in links
+        )
+        # a user id is the customer id: that link holds without being stored
+        return [(ns, v, c) for ns, v, c in normalized if not (ns == "user_id" and v == c)]
 
     def lookup(self, namespace: str, value: object) -> str:
         """The customer an identifier belongs to; NotFoundError naming the namespace."""
@@ -321,16 +326,22 @@ class Engine:
         return purposes, channels
 
     def record_events(
-        self, records: Sequence[tuple[EventRecord, Mapping[str, Any] | None]]
+        self,
+        records: Sequence[tuple[EventRecord, Mapping[str, Any] | None]],
+        identities: Iterable[tuple[str, object, str]] = (),
     ) -> list[bool]:
-        """Store ingested events (new ones only, by messageId), merge their traits and
-        update the customers' real-time features, in one transaction; then run the event
-        triggers the new events meet (nextbest.triggers). See nextbest.events.segment."""
+        """Link the (namespace, value, customer) identifiers, store ingested events (new
+        ones only, by messageId), merge their traits and update the customers' real-time
+        features, in one transaction; then run the event triggers the new events meet
+        (nextbest.triggers). See nextbest.events.segment."""
         with self._lock:
             config = self.config
             states: dict[str, FeatureState] = {}  # the batch's customers', as derived
             derive = self._feature_update(config, states) if config.features else None
-            new = self.store.record_events(records, self.clock.now().timestamp(), derive)
+            links = self._normalized_links(identities)
+            new = self.store.record_events(
+                records, self.clock.now().timestamp(), derive, identities=links
+            )
             if config.triggers:
                 fresh = [r for (r, _), is_new in zip(records, new, strict=True) if is_new]
                 triggers.fire(self, fresh, states if config.features else None)

@@ -170,9 +170,9 @@ def ingest(engine: Any, messages: list[Message], prefix: str = "") -> dict[str, 
         dropped = len(records) - len(kept)
         messages = [messages[i] for i in kept]
         records = [records[i] for i in kept]
-    _link_identities(engine, messages, records)
+    links = _identity_links(engine, messages, records)
     withheld = _apply_consents(engine, messages, records)
-    new = engine.record_events(records)
+    new = engine.record_events(records, links)
     reported = False
     for (record, _), message, fresh in zip(records, messages, new, strict=True):
         outcome = _outcome(message)
@@ -197,13 +197,12 @@ def ingest(engine: Any, messages: list[Message], prefix: str = "") -> dict[str, 
     }
 
 
-def _link_identities(
+def _identity_links(
     engine: Any, messages: list[Message], records: list[tuple[EventRecord, dict[str, Any] | None]]
-) -> None:
-    """Point each message's identifiers at its profile before the events are stored (a
-    resent message links the same again; the other order could lose the links): its
-    `userId` and `anonymousId` (an alias: its `previousId` as an anonymous id), and an
-    identify's `email` and `phone` traits — all of a batch in one transaction. A trait
+) -> list[tuple[str, object, str]]:
+    """The (namespace, value, customer) identifiers the messages link, linked with the
+    events in their transaction: each message's `userId` and `anonymousId` (an alias: its
+    `previousId` as an anonymous id), and an identify's `email` and `phone` traits. A trait
     value that is no e-mail address or phone number stays a trait but links nothing."""
     region = engine.config.identity.default_region
     links: list[tuple[str, object, str]] = []
@@ -225,7 +224,7 @@ def _link_identities(
                 except RequestError:
                     continue
                 links.append((name, value, cid))
-    engine.link_identities(links)
+    return links
 
 
 def consent_records(

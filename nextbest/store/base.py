@@ -238,11 +238,14 @@ class EventStore(Protocol):
         events: Sequence[tuple[EventRecord, Mapping[str, Any] | None]],
         ts: float,
         features: FeatureUpdate | None = None,
+        identities: Sequence[tuple[str, str, str]] = (),
     ) -> list[bool]:
-        """Insert the events not seen before (by message_id) and, for each new one, merge
-        its traits (if any) into its customer's profile; then save the feature states
+        """Link the (namespace, value, customer) identifiers (as `link_identifiers`),
+        insert the events not seen before (by message_id) and, for each new one, merge its
+        traits (if any) into its customer's profile; then save the feature states
         `features` derives from the new events — all in one transaction. Returns, per
-        event, whether it was new."""
+        event, whether it was new. (Identifiers are linked for resent events too: linking
+        again changes nothing.)"""
         ...
 
     def customer_events(self, customer_id: str, limit: int) -> list[EventRecord]:

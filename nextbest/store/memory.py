@@ -58,7 +58,10 @@ class MemoryStore:
         events: Sequence[tuple[EventRecord, Mapping[str, Any] | None]],
         ts: float,
         features: FeatureUpdate | None = None,
+        identities: Sequence[tuple[str, str, str]] = (),
     ) -> list[bool]:
+        if identities:
+            self.link_identifiers(identities, ts)
         new = []
         for event, traits in events:
             fresh = event.message_id not in self._events

@@ -594,9 +594,12 @@ class SQLiteStore:
         events: Sequence[tuple[EventRecord, Mapping[str, Any] | None]],
         ts: float,
         features: FeatureUpdate | None = None,
+        identities: Sequence[tuple[str, str, str]] = (),
     ) -> list[bool]:
         new = []
         with self._writing():
+            if identities:
+                self._link(identities, ts)
             for event, traits in events:
                 cursor = self._raw.execute(
                     "INSERT INTO events (message_id, type, customer_id, anonymous_id, name, ts, "
@@ -763,42 +766,46 @@ class SQLiteStore:
         if not links:
             return []
         with self._writing():
-            # in order: new identifiers are taken, anonymous profiles give way, a known
-            # owner keeps its own
+            return self._link(links, ts)
+
+    def _link(self, links: Sequence[tuple[str, str, str]], ts: float) -> list[tuple[str, str, str]]:
+        """`link_identifiers` inside the caller's transaction."""
+        # in order: new identifiers are taken, anonymous profiles give way, a known owner
+        # keeps its own
+        self._exec(
+            "INSERT INTO identities (namespace, value, customer_id, ts) "
+            "VALUES (:n, :v, :c, :ts) ON CONFLICT(namespace, value) DO UPDATE SET "
+            "customer_id = excluded.customer_id, ts = excluded.ts "
+            "WHERE identities.customer_id != excluded.customer_id "
+            "AND substr(identities.customer_id, 1, 10) = 'anonymous:'",
+            [{"n": n, "v": v, "c": c, "ts": ts} for n, v, c in links],
+        )
+        pairs = list(dict.fromkeys((n, v) for n, v, _ in links))
+        owners: dict[tuple[str, str], str] = {}
+        for start in range(0, len(pairs), 400):
+            chunk = pairs[start : start + 400]
+            marks = ", ".join(f"(:n{i}, :v{i})" for i in range(len(chunk)))
+            params = {f"n{i}": n for i, (n, _) in enumerate(chunk)}
+            params |= {f"v{i}": v for i, (_, v) in enumerate(chunk)}
+            rows = self._read(
+                "SELECT namespace, value, customer_id FROM identities "
+                f"WHERE (namespace, value) IN (VALUES {marks})",
+                **params,
+            )
+            owners.update({(n, v): c for n, v, c in rows})
+        apart = list(
+            dict.fromkeys(
+                (n, v, c)
+                for n, v, c in links
+                if owners.get((n, v)) != c and not c.startswith("anonymous:")
+            )
+        )
+        if apart:
             self._exec(
-                "INSERT INTO identities (namespace, value, customer_id, ts) "
-                "VALUES (:n, :v, :c, :ts) ON CONFLICT(namespace, value) DO UPDATE SET "
-                "customer_id = excluded.customer_id, ts = excluded.ts "
-                "WHERE identities.customer_id != excluded.customer_id "
-                "AND substr(identities.customer_id, 1, 10) = 'anonymous:'",
-                [{"n": n, "v": v, "c": c, "ts": ts} for n, v, c in links],
+                "INSERT INTO identity_claims (namespace, value, customer_id, ts) "
+                "VALUES (:n, :v, :c, :ts) ON CONFLICT DO NOTHING",
+                [{"n": n, "v": v, "c": c, "ts": ts} for n, v, c in apart],
             )
-            pairs = list(dict.fromkeys((n, v) for n, v, _ in links))
-            owners: dict[tuple[str, str], str] = {}
-            for start in range(0, len(pairs), 400):
-                chunk = pairs[start : start + 400]
-                marks = ", ".join(f"(:n{i}, :v{i})" for i in range(len(chunk)))
-                params = {f"n{i}": n for i, (n, _) in enumerate(chunk)}
-                params |= {f"v{i}": v for i, (_, v) in enumerate(chunk)}
-                rows = self._read(
-                    "SELECT namespace, value, customer_id FROM identities "
-                    f"WHERE (namespace, value) IN (VALUES {marks})",
-                    **params,
-                )
-                owners.update({(n, v): c for n, v, c in rows})
-            apart = list(
-                dict.fromkeys(
-                    (n, v, c)
-                    for n, v, c in links
-                    if owners.get((n, v)) != c and not c.startswith("anonymous:")
-                )
-            )
-            if apart:
-                self._exec(
-                    "INSERT INTO identity_claims (namespace, value, customer_id, ts) "
-                    "VALUES (:n, :v, :c, :ts) ON CONFLICT DO NOTHING",
-                    [{"n": n, "v": v, "c": c, "ts": ts} for n, v, c in apart],
-                )
         return apart
 
     def owner(self, namespace: str, value: str) -> str | None:
