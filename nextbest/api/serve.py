@@ -115,7 +115,11 @@ def serve(db: str, config_dir: Path | None, host: str, port: int, workers: int) 
     for process in processes:
         process.start()
 
+    stopping = False
+
     def stop(signum: int, frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
         for process in processes:
             if process.pid is not None and process.is_alive():
                 os.kill(process.pid, signal.SIGTERM)
@@ -129,7 +133,10 @@ def serve(db: str, config_dir: Path | None, host: str, port: int, workers: int) 
             process = next(p for p in running if p.sentinel == done)
             process.join()
             running.remove(process)
-            if process.exitcode and not status:
+            # uvicorn re-raises the SIGTERM it shut down on: a worker we stopped ends
+            # "killed by SIGTERM", which is no failure
+            stopped = stopping and process.exitcode == -signal.SIGTERM
+            if process.exitcode and not stopped and not status:
                 status = process.exitcode if process.exitcode > 0 else 1
                 stop(signal.SIGTERM, None)
     claim.close()

@@ -160,6 +160,10 @@ class SQLiteStore:
     def __init__(self, engine: Engine, path: Path, checkpoint_interval: float = 0.5) -> None:
         self.engine = engine
         self._writer = _WriterLock(path)
+        # one thread at a time on the connection: the API's event loop (key checks, reads)
+        # and its thread pool (ingestion) and the model upkeep thread share it, and the
+        # sqlite3 module does not serialise them (seen: "another row available", 500s)
+        self._use = threading.RLock()
         self._conn = engine.connect()
         raw = self._conn.connection.dbapi_connection
         if raw is None:  # pragma: no cover - SQLAlchemy always gives a live connection here
@@ -176,7 +180,7 @@ class SQLiteStore:
         snapshot another process has moved past fails at once with "database is locked"
         (seen with two API workers on one file). Writers of other processes queue on the
         writer lock first."""
-        with self._writer.held(), self._raw:
+        with self._use, self._writer.held(), self._raw:
             if not self._raw.in_transaction:
                 # with several processes on one file SQLite sometimes answers BUSY at once
                 # rather than through the busy handler; a short, bounded retry covers it
@@ -235,21 +239,23 @@ class SQLiteStore:
         return str(rows[0][0]) if rows else None
 
     def _exec(self, sql: str, params: Any) -> None:
-        if isinstance(params, list):
-            self._raw.executemany(sql, params)
-        else:
-            self._raw.execute(sql, params)
+        with self._use:
+            if isinstance(params, list):
+                self._raw.executemany(sql, params)
+            else:
+                self._raw.execute(sql, params)
 
     def _read(self, sql: str, **params: Any) -> list[tuple[Any, ...]]:
         # Reads go straight to the driver's connection: SQLAlchemy's per-statement overhead
         # (~50 µs) would dominate a decision's three reads. The sqlite3 module opens no
         # transaction for a SELECT, so every read sees the latest committed data.
-        cursor = self._raw.execute(sql, params)
-        try:
-            rows: list[tuple[Any, ...]] = cursor.fetchall()
-            return rows
-        finally:
-            cursor.close()
+        with self._use:
+            cursor = self._raw.execute(sql, params)
+            try:
+                rows: list[tuple[Any, ...]] = cursor.fetchall()
+                return rows
+            finally:
+                cursor.close()
 
     # --- profiles --------------------------------------------------------------------
 
@@ -880,9 +886,13 @@ class SQLiteStore:
 
     def subject_data(self, customer_id: str) -> dict[str, Any]:
         def rows(sql: str) -> list[dict[str, Any]]:
-            cursor = self._raw.execute(sql, {"c": customer_id})
-            names = [d[0] for d in cursor.description]
-            return [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
+            with self._use:
+                cursor = self._raw.execute(sql, {"c": customer_id})
+                try:
+                    names = [d[0] for d in cursor.description]
+                    return [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
+                finally:
+                    cursor.close()
 
         events = rows("SELECT * FROM events WHERE customer_id = :c ORDER BY rowid")
         for e in events:
@@ -926,7 +936,8 @@ class SQLiteStore:
         # and truncating the WAL leaves the old contents nowhere. A checkpoint the
         # checkpointer thread or a reader holds up answers busy: try again, a while
         for _ in range(ERASE_CHECKPOINT_TRIES):
-            busy, _, _ = self._raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            with self._use:
+                busy, _, _ = self._raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
             if not busy:
                 break
             time.sleep(0.01)
