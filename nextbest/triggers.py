@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from nextbest.config.compiled import Trigger
 from nextbest.policies.consent import permission_standing
 from nextbest.policies.contact import quiet_hours_end
+from nextbest.profile.features import matching_properties
 from nextbest.profile.features import values as feature_values
 from nextbest.profile.traits import coerce_traits
 from nextbest.rules import Scope
@@ -38,10 +39,7 @@ PREFERRED = "preferred_channel"
 
 
 def matches(trigger: Trigger, event: EventRecord) -> bool:
-    if event.type != trigger.on or (trigger.event is not None and event.name != trigger.event):
-        return False
-    props = event.payload.get("properties") or event.payload.get("traits") or {}
-    return isinstance(props, dict) and all(props.get(k) == v for k, v in trigger.where)
+    return matching_properties(event, trigger.on, trigger.event, trigger.where) is not None
 
 
 def fire(

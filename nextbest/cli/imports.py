@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,6 +19,7 @@ from nextbest.cli.main import (
     _print_json,
     _progress,
     _store,
+    _when,
     app,
     import_app,
     out,
@@ -127,8 +127,7 @@ def quarantine(
         return
     table = Table("when", "source", "at", "field", "reason")
     for r in rows:
-        when = datetime.fromtimestamp(r.ts, UTC).isoformat(timespec="seconds")
-        table.add_row(when, r.source, r.position or "", r.field, r.reason)
+        table.add_row(_when(r.ts), r.source, r.position or "", r.field, r.reason)
     out.print(table)
 
 

@@ -83,6 +83,11 @@ def _open(db: str, config: Path | None, **kwargs: Any) -> Any:
         raise _fail(str(exc)) from None
 
 
+def _when(ts: float) -> str:
+    """An epoch-seconds time as shown in tables: ISO-8601 UTC, to the second."""
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
+
+
 def _progress() -> Progress:
     return Progress(
         TextColumn("{task.description}"),
@@ -296,7 +301,7 @@ def history(
     table = Table("time", "customer", "decision", "action", "channel", "outcome", "value")
     for r in rows:
         table.add_row(
-            datetime.fromtimestamp(r.ts, UTC).isoformat(timespec="seconds"),
+            _when(r.ts),
             r.customer_id or "-",
             r.decision_id[:8],
             r.action_id,
@@ -662,12 +667,12 @@ def outbox(
     table = Table("created", "customer", "trigger", "status", "channel", "due", "action")
     for r in rows:
         table.add_row(
-            datetime.fromtimestamp(r.created_ts, UTC).isoformat(timespec="seconds"),
+            _when(r.created_ts),
             r.customer_id,
             r.trigger_id,
             r.status,
             r.channel or "",
-            datetime.fromtimestamp(r.due_ts, UTC).isoformat(timespec="seconds"),
+            _when(r.due_ts),
             r.action_id or "",
         )
     out.print(table)
@@ -722,10 +727,8 @@ def keys_list(db: DbOption = DEFAULT_DB, as_json: JsonOption = False) -> None:
             k.key_id,
             k.name,
             k.role,
-            datetime.fromtimestamp(k.created_ts, UTC).isoformat(timespec="seconds"),
-            datetime.fromtimestamp(k.revoked_ts, UTC).isoformat(timespec="seconds")
-            if k.revoked_ts
-            else "",
+            _when(k.created_ts),
+            _when(k.revoked_ts) if k.revoked_ts else "",
         )
     out.print(table)
 

@@ -412,10 +412,7 @@ class Engine:
                 history = self.store.contact_history(request.customer_id, since)
             profile = coerce_traits(config.traits, raw)
             if config.features and request.customer_id:
-                state = self.store.feature_states([request.customer_id])
-                live = feature_values(
-                    state.get(request.customer_id, {}), config.features, now.timestamp()
-                )
+                live = self.features_of(request.customer_id, now)
                 profile, raw = {**profile, **live}, {**raw, **live}
             inputs = DecisionInputs(
                 request=request,
@@ -613,7 +610,7 @@ class Engine:
             return 0
         now = self.clock.now().timestamp()
         timeout = spec.response_timeout.total_seconds()
-        answers = [o.value for o in (*POSITIVE_OUTCOMES, *NEGATIVE_OUTCOMES)]
+        answers = [o.value for o in TRAINING_OUTCOMES]
         pending = self.store.unanswered(now - 2 * timeout, now - timeout, answers, limit)
         recorded = 0
         for decision_id, action_id in pending:

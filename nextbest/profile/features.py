@@ -24,6 +24,20 @@ AGGREGATES = ("count", "sum", "min", "max", "avg", "last", "distinct")
 KINDS = ("track", "page", "screen", "identify")
 
 
+def matching_properties(
+    event: EventRecord, on: str, name: str | None, where: Sequence[tuple[str, Any]]
+) -> dict[str, Any] | None:
+    """The event's properties (an identify's traits) if it is of kind `on`, named `name`
+    (None: any) and its properties equal `where`; else None. Features and event triggers
+    select events alike."""
+    if event.type != on or (name is not None and event.name != name):
+        return None
+    props = event.payload.get("properties") or event.payload.get("traits") or {}
+    if not isinstance(props, dict) or any(props.get(k) != v for k, v in where):
+        return None
+    return props
+
+
 @dataclass(frozen=True)
 class Feature:
     name: str
@@ -36,12 +50,8 @@ class Feature:
 
     def value_of(self, event: EventRecord) -> tuple[bool, Any]:
         """(matches, the value it contributes) for one event."""
-        if event.type != self.on or (self.event is not None and event.name != self.event):
-            return False, None
-        props = event.payload.get("properties") or event.payload.get("traits") or {}
-        if not isinstance(props, dict):
-            return False, None
-        if any(props.get(k) != v for k, v in self.where):
+        props = matching_properties(event, self.on, self.event, self.where)
+        if props is None:
             return False, None
         if self.property is None:
             return True, 1

@@ -257,6 +257,17 @@ class SQLiteStore:
             finally:
                 cursor.close()
 
+    def _read_in(self, sql: str, values: Iterable[Any]) -> list[tuple[Any, ...]]:
+        """`sql` with its `IN ({})` filled by the distinct values, in chunks of 500 (SQLite
+        caps a statement's parameters)."""
+        distinct = list(dict.fromkeys(values))
+        rows: list[tuple[Any, ...]] = []
+        for start in range(0, len(distinct), 500):
+            chunk = distinct[start : start + 500]
+            marks = ", ".join(f":p{i}" for i in range(len(chunk)))
+            rows += self._read(sql.format(marks), **{f"p{i}": v for i, v in enumerate(chunk)})
+        return rows
+
     # --- profiles --------------------------------------------------------------------
 
     def get_profile(self, customer_id: str) -> dict[str, Any] | None:
@@ -659,17 +670,10 @@ class SQLiteStore:
             last = rows[-1][0]
 
     def feature_states(self, customer_ids: Iterable[str]) -> dict[str, FeatureState]:
-        ids = list(dict.fromkeys(customer_ids))
-        out: dict[str, FeatureState] = {}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            marks = ", ".join(f":c{i}" for i in range(len(chunk)))
-            rows = self._read(
-                f"SELECT customer_id, state FROM feature_state WHERE customer_id IN ({marks})",
-                **{f"c{i}": c for i, c in enumerate(chunk)},
-            )
-            out.update({c: json.loads(s) for c, s in rows})
-        return out
+        rows = self._read_in(
+            "SELECT customer_id, state FROM feature_state WHERE customer_id IN ({})", customer_ids
+        )
+        return {c: json.loads(s) for c, s in rows}
 
     def replace_feature_states(self, states: Mapping[str, FeatureState], ts: float) -> None:
         with self._writing():
@@ -967,19 +971,11 @@ class SQLiteStore:
         return lifted
 
     def suppressed(self, digests: Iterable[str]) -> set[str]:
-        wanted = list(dict.fromkeys(digests))
-        found: set[str] = set()
+        wanted = list(digests)
         if not wanted or not self._read("SELECT 1 FROM suppressions LIMIT 1"):
-            return found  # the usual case: nobody is suppressed
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
-            marks = ", ".join(f":d{i}" for i in range(len(chunk)))
-            rows = self._read(
-                f"SELECT digest FROM suppressions WHERE digest IN ({marks})",
-                **{f"d{i}": d for i, d in enumerate(chunk)},
-            )
-            found.update(r[0] for r in rows)
-        return found
+            return set()  # the usual case: nobody is suppressed
+        rows = self._read_in("SELECT digest FROM suppressions WHERE digest IN ({})", wanted)
+        return {r[0] for r in rows}
 
     def count_dropped(self, digest: str, n: int) -> None:
         with self._writing():
