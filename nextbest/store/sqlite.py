@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
 
+import orjson
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
@@ -62,8 +63,34 @@ _ACTION_COLUMNS = (
 )  # fmt: skip
 
 
+_ORJSON = (
+    orjson.OPT_NON_STR_KEYS
+    | orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+    | orjson.OPT_SERIALIZE_NUMPY
+)
+
+
 def _dumps(value: Any) -> str:
+    """Compact JSON, anything else as str. orjson (most of an ingest's encoding time was
+    json's) writes NaN and ±Infinity as null; `_dumps_exact` keeps them."""
+    try:
+        return orjson.dumps(value, default=str, option=_ORJSON).decode()
+    except TypeError:  # an integer beyond 64 bits, say
+        return _dumps_exact(value)
+
+
+def _dumps_exact(value: Any) -> str:
+    """JSON that keeps NaN and ±Infinity (orjson writes null): model states' sketches hold
+    infinities."""
     return json.dumps(value, separators=(",", ":"), default=str)
+
+
+def _loads(text: str | bytes) -> Any:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:  # NaN or Infinity, as json.dumps once wrote them
+        return json.loads(text)
 
 
 def _alembic_config(connection: Connection) -> Config:
@@ -272,7 +299,7 @@ class SQLiteStore:
 
     def get_profile(self, customer_id: str) -> dict[str, Any] | None:
         rows = self._read("SELECT traits FROM profiles WHERE customer_id = :c", c=customer_id)
-        return json.loads(rows[0][0]) if rows else None
+        return _loads(rows[0][0]) if rows else None
 
     def upsert_profiles(self, profiles: Sequence[tuple[str, Mapping[str, Any]]], ts: float) -> int:
         if not profiles:
@@ -409,7 +436,7 @@ class SQLiteStore:
     )
 
     def _decision(self, row: tuple[Any, ...]) -> StoredDecision:
-        document = json.loads(row[7])
+        document = _loads(row[7])
         actions = document.pop("actions", [])
         decision_id, ts, customer_id, interaction_id, channel, direction, version = row[:7]
         return StoredDecision(
@@ -538,7 +565,7 @@ class SQLiteStore:
                 n=len(skip_suffix),
                 s=skip_suffix,
             )
-        return {m: json.loads(s) for m, s in rows}
+        return {m: _loads(s) for m, s in rows}
 
     def _save_states(self, states: Mapping[str, Mapping[str, Any]]) -> None:
         self._exec(
@@ -546,7 +573,7 @@ class SQLiteStore:
                 "INSERT INTO model_state (model_id, state, updated_ts) VALUES (:m, :s, :ts) "
                 "ON CONFLICT(model_id) DO UPDATE SET state = excluded.state, updated_ts = excluded.updated_ts"
             ),
-            [{"m": m, "s": _dumps(dict(s)), "ts": time.time()} for m, s in states.items()],
+            [{"m": m, "s": _dumps_exact(s), "ts": time.time()} for m, s in states.items()],
         )
 
     def save_model_states(self, states: Mapping[str, Mapping[str, Any]]) -> None:
@@ -581,8 +608,7 @@ class SQLiteStore:
             **{f"o{i}": o for i, o in enumerate(outcomes)},
         )
         found = [
-            TrainingRow(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]) if r[5] else {})
-            for r in rows
+            TrainingRow(r[0], r[1], r[2], r[3], r[4], _loads(r[5]) if r[5] else {}) for r in rows
         ]
         # a full page may stop short of `top`: the mark goes only as far as it read
         return found, (found[-1].row if len(found) == limit else max(top, after))
@@ -666,14 +692,14 @@ class SQLiteStore:
             if not rows:
                 return
             for r in rows:
-                yield EventRecord(r[1], r[2], r[3], r[4], r[5], r[6], r[7], json.loads(r[8]))
+                yield EventRecord(r[1], r[2], r[3], r[4], r[5], r[6], r[7], _loads(r[8]))
             last = rows[-1][0]
 
     def feature_states(self, customer_ids: Iterable[str]) -> dict[str, FeatureState]:
         rows = self._read_in(
             "SELECT customer_id, state FROM feature_state WHERE customer_id IN ({})", customer_ids
         )
-        return {c: json.loads(s) for c, s in rows}
+        return {c: _loads(s) for c, s in rows}
 
     def replace_feature_states(self, states: Mapping[str, FeatureState], ts: float) -> None:
         with self._writing():
@@ -697,7 +723,7 @@ class SQLiteStore:
                 name=r[4],
                 ts=r[5],
                 received_ts=r[6],
-                payload=json.loads(r[7]),
+                payload=_loads(r[7]),
             )
             for r in rows
         ]
@@ -740,7 +766,7 @@ class SQLiteStore:
 
     def get_config_version(self, version_id: str) -> dict[str, str] | None:
         rows = self._read("SELECT files FROM config_versions WHERE version_id = :v", v=version_id)
-        return json.loads(rows[0][0]) if rows else None
+        return _loads(rows[0][0]) if rows else None
 
     # --- quarantine ---------------------------------------------------------------------
 
@@ -766,7 +792,7 @@ class SQLiteStore:
             s=source,
             l=limit,
         )
-        return [Quarantined(r[0], r[1], r[2], r[3], r[4], json.loads(r[5])) for r in rows]
+        return [Quarantined(r[0], r[1], r[2], r[3], r[4], _loads(r[5])) for r in rows]
 
     # --- identities ---------------------------------------------------------------------
 
@@ -900,10 +926,10 @@ class SQLiteStore:
 
         events = rows("SELECT * FROM events WHERE customer_id = :c ORDER BY rowid")
         for e in events:
-            e["payload"] = json.loads(e["payload"])
+            e["payload"] = _loads(e["payload"])
         decisions = rows("SELECT * FROM decisions WHERE customer_id = :c ORDER BY ts")
         for d in decisions:
-            d["document"] = json.loads(d["document"])
+            d["document"] = _loads(d["document"])
         features = self.feature_states([customer_id]).get(customer_id, {})
         return {
             "profile": self.get_profile(customer_id),
@@ -1042,4 +1068,4 @@ class SQLiteStore:
         if not rows:
             return None
         r = rows[0]
-        return Regulation(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6]))
+        return Regulation(r[0], r[1], r[2], r[3], r[4], r[5], _loads(r[6]))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -121,6 +122,12 @@ def test_learning_is_saved_with_its_mark_which_never_moves_back(store: Store) ->
     store.save_model_states({"a1@web/reservoir": {"rows": []}})
     assert store.load_learning(skip_suffix="/reservoir")[0].keys() == {"a1@web", "a2@web"}
     assert set(store.load_model_states()) == {"a1@web", "a2@web", "a1@web/reservoir"}
+
+
+def test_model_states_keep_infinities(store: Store) -> None:
+    # a quantile sketch that has seen nothing holds min = +inf, max = -inf
+    store.save_model_states({"enc": {"min": math.inf, "max": -math.inf, "n": 0}})
+    assert store.load_model_states()["enc"] == {"min": math.inf, "max": -math.inf, "n": 0}
 
 
 def test_history_window_is_inclusive_and_ordered(store: Store) -> None:
