@@ -49,5 +49,14 @@ class NotFoundError(NextbestError):
         super().__init__(f"{field}: {message}")
 
 
+class ConflictError(NextbestError):
+    """A request the record's current state does not allow (an unmerge already done)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        self.message = message
+        super().__init__(f"{field}: {message}")
+
+
 class StoreError(NextbestError):
     """The store cannot be opened or used (bad URL, missing driver, migration failure)."""

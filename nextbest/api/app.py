@@ -35,7 +35,7 @@ from nextbest.api.schemas import (
     RegulationIn,
 )
 from nextbest.decision.engine import Engine, default_config_dir
-from nextbest.errors import ConfigError, NotFoundError, RequestError
+from nextbest.errors import ConfigError, ConflictError, NotFoundError, RequestError
 from nextbest.policies.consent import Standing
 from nextbest.profile.traits import TraitError
 from nextbest.store.base import ConsentRecord
@@ -156,6 +156,10 @@ def create_app(
     def _missing(request: Request, exc: NotFoundError) -> JSONResponse:
         return problem(404, "not found", [{"field": exc.field, "message": exc.message}])
 
+    @app.exception_handler(ConflictError)
+    def _conflict(request: Request, exc: ConflictError) -> JSONResponse:
+        return problem(409, "conflict", [{"field": exc.field, "message": exc.message}])
+
     register_ingestion(app, engine, auth)
 
     @app.get("/metrics", tags=["operations"], response_class=Response)
@@ -266,6 +270,22 @@ def create_app(
         """Merge validated traits into the profile (creating it); `null` removes a trait."""
         engine.upsert_profile(customer_id, dict(body.traits))
         return _profile(customer_id, engine.store.get_profile(customer_id) or {})
+
+    @app.get(
+        "/v1/profiles/{customer_id}/merges",
+        tags=["profiles"],
+        dependencies=[scope("read-profiles")],
+    )
+    def get_merges(customer_id: str) -> dict[str, Any]:
+        """The journaled merges into or from this profile (an anonymous visitor's profile
+        merged into the customer's once an identifier showed they are one), oldest first."""
+        return {"merges": [m._asdict() for m in engine.merges(customer_id)]}
+
+    @app.post("/v1/merges/{merge_id}/unmerge", tags=["profiles"], dependencies=[scope("identity")])
+    def unmerge(merge_id: int) -> dict[str, Any]:
+        """Undo a merge: both profiles as they were before it, their events, history and
+        identifiers back; the pair does not merge again on its own. 409 if already undone."""
+        return engine.unmerge(merge_id)._asdict()
 
     @app.get(
         "/v1/profiles/{customer_id}/consents",

@@ -44,6 +44,7 @@ SCOPES: dict[str, frozenset[str]] = {
         "write-consents",
         "reload-config",
         "privacy",
+        "identity",
     },
 }
 

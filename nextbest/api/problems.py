@@ -46,6 +46,7 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, object]] = {
         (401, "no valid API key"),
         (403, "the key's role may not do this"),
         (404, "a referenced record does not exist"),
+        (409, "the record's state does not allow this (a merge already undone)"),
         (413, "the body is too large"),
         (422, "the request is malformed or cannot be served; the fields are named"),
     )

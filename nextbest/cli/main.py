@@ -775,4 +775,10 @@ def main() -> None:
 
 
 # command groups that live in their own modules register themselves on import
-from nextbest.cli import evaluate_logged, evaluate_prequential, imports, models  # noqa: E402, F401
+from nextbest.cli import (  # noqa: E402, F401
+    evaluate_logged,
+    evaluate_prequential,
+    identity,
+    imports,
+    models,
+)

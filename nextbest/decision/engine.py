@@ -32,7 +32,7 @@ from nextbest.clock import Clock, SystemClock
 from nextbest.config.compiled import CompiledConfig
 from nextbest.config.loader import load_config
 from nextbest.decision.pipeline import DecisionInputs, decide
-from nextbest.errors import NotFoundError, RequestError
+from nextbest.errors import ConflictError, NotFoundError, RequestError
 from nextbest.learning import RESERVOIR_SUFFIX, AdmModels, PropensityModels, models_for
 from nextbest.learning.report import ModelReport
 from nextbest.policies.consent import (
@@ -55,10 +55,12 @@ from nextbest.store.base import (
     FeatureState,
     FeatureUpdate,
     InteractionRow,
+    Merge,
     OutcomeRecord,
     Regulation,
     Store,
     StoredDecision,
+    is_anonymous,
 )
 from nextbest.types import (
     NEGATIVE_OUTCOMES,
@@ -247,11 +249,49 @@ class Engine:
             raise NotFoundError(namespace, f"no profile has this {namespace}")
         return owner
 
+    def resolve_anonymous(self, anonymous_ids: Iterable[str]) -> dict[str, str]:
+        """The profile each anonymous id's events belong to: its owner's (a known customer
+        once the visitor was identified) — unless more known people claim it than
+        `identity.max_people_per_identifier` allows (a shared device), whose events stay
+        with no known person. Ids without an owner are left out."""
+        limit = self.config.identity.max_people_per_identifier
+        owners = self.store.owners("anonymous_id", anonymous_ids)
+        return {
+            aid: owner
+            for aid, (owner, others) in owners.items()
+            if is_anonymous(owner) or others + 1 <= limit
+        }
+
+    def merges(self, customer_id: str) -> list[Merge]:
+        """The journaled merges into or from a profile, oldest first."""
+        return self.store.merges(customer_id)
+
+    def unmerge(self, merge_id: int) -> Merge:
+        """Undo a merge (see `MergeStore.unmerge`): both profiles as they were, their
+        events, history and identifiers back, their feature windows rebuilt. NotFoundError
+        for no such merge; ConflictError for one already undone."""
+        with self._lock:
+            config = self.config
+
+            def rebuild(events: Sequence[EventRecord]) -> dict[str, FeatureState]:
+                return rebuild_features(config.features, events)
+
+            before = self.store.get_merge(merge_id)
+            if before is None:
+                raise NotFoundError("merge_id", f"no merge {merge_id}")
+            if before.status != "merged":
+                raise ConflictError("merge_id", f"merge {merge_id} is already undone")
+            done = self.store.unmerge(
+                merge_id, self.clock.now().timestamp(), rebuild if config.features else None
+            )
+            assert done is not None
+            return done
+
     def identifiers_of(self, customer_id: str) -> list[tuple[str, str]]:
         """The identifiers that point at the customer's profile (a known customer's own
         id among them)."""
         stored = self.store.identifiers_of(customer_id)
-        if customer_id.startswith("anonymous:") or ("user_id", customer_id) in stored:
+        if is_anonymous(customer_id) or ("user_id", customer_id) in stored:
             return stored
         return sorted([*stored, ("user_id", customer_id)])
 

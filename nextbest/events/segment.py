@@ -29,7 +29,14 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from nextbest.config.models import PurposeSpec
 from nextbest.errors import RequestError
@@ -66,6 +73,15 @@ class Message(BaseModel):
     previousId: Identifier | None = None
     groupId: Identifier | None = None
 
+    @field_validator("userId", "anonymousId", "previousId")
+    @classmethod
+    def _identifier(cls, value: Identifier | None) -> Identifier | None:
+        if value is not None and not str(value).strip():
+            raise ValueError("must not be empty")
+        if value is not None and len(str(value).strip()) > 320:
+            raise ValueError("must be at most 320 characters")
+        return value
+
     @model_validator(mode="after")
     def _required(self) -> Message:
         if self.type == "alias":
@@ -91,7 +107,7 @@ class Message(BaseModel):
     def customer_id(self) -> str:
         if self.userId is not None:
             return str(self.userId)
-        return f"anonymous:{self.anonymousId}"
+        return f"anonymous:{str(self.anonymousId).strip()}"
 
 
 def parse(items: list[Any], prefix: str) -> list[Message]:
@@ -124,6 +140,11 @@ def ingest(engine: Any, messages: list[Message], prefix: str = "") -> dict[str, 
     """Store and apply messages: every reference is checked before anything is written."""
     now = engine.clock.now()
     records: list[tuple[EventRecord, dict[str, Any] | None]] = []
+    # a visitor's events go where its anonymous id now points: the known customer's
+    # profile once the visitor was identified
+    resolved = engine.resolve_anonymous(
+        _anonymous(m.anonymousId) for m in messages if m.userId is None
+    )
     for i, message in enumerate(messages):
         where = f"{prefix}[{i}]." if prefix else ""
         traits = None
@@ -149,7 +170,11 @@ def ingest(engine: Any, messages: list[Message], prefix: str = "") -> dict[str, 
         record = EventRecord(
             message_id=message.messageId or str(uuid.uuid4()),
             type=message.type,
-            customer_id=message.customer_id,
+            customer_id=(
+                message.customer_id
+                if message.userId is not None
+                else resolved.get(_anonymous(message.anonymousId), message.customer_id)
+            ),
             anonymous_id=None if message.anonymousId is None else str(message.anonymousId),
             name=message.event or message.name,
             ts=when.timestamp(),
@@ -195,6 +220,11 @@ def ingest(engine: Any, messages: list[Message], prefix: str = "") -> dict[str, 
         "dropped_suppressed": dropped,
         "traits_withheld": withheld,
     }
+
+
+def _anonymous(value: Identifier | None) -> str:
+    """An anonymousId as its identifier (normalized: trimmed text)."""
+    return str(value).strip()
 
 
 def _identity_links(

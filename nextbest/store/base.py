@@ -240,12 +240,13 @@ class EventStore(Protocol):
         features: FeatureUpdate | None = None,
         identities: Sequence[tuple[str, str, str]] = (),
     ) -> list[bool]:
-        """Link the (namespace, value, customer) identifiers (as `link_identifiers`),
-        insert the events not seen before (by message_id) and, for each new one, merge its
-        traits (if any) into its customer's profile; then save the feature states
-        `features` derives from the new events — all in one transaction. Returns, per
-        event, whether it was new. (Identifiers are linked for resent events too: linking
-        again changes nothing.)"""
+        """Insert the events not seen before (by message_id) and, for each new one, merge
+        its traits (if any) into its customer's profile; save the feature states `features`
+        derives from the new events; then link the (namespace, value, customer)
+        identifiers (as `link_identifiers`: a merge it makes takes the batch's events,
+        traits and windows along) — all in one transaction. Returns, per event, whether it
+        was new. (Identifiers are linked for resent events too: linking again changes
+        nothing.)"""
         ...
 
     def customer_events(self, customer_id: str, limit: int) -> list[EventRecord]:
@@ -282,6 +283,91 @@ class IdentityStore(Protocol):
 
     def claimants(self, namespace: str, value: str) -> list[str]:
         """The known customers who claimed an identifier another one owns."""
+        ...
+
+    def owners(self, namespace: str, values: Iterable[str]) -> dict[str, tuple[str, int]]:
+        """For each of the values that has an owner: (owner, how many other known customers
+        claimed it)."""
+        ...
+
+
+def is_anonymous(customer_id: str) -> bool:
+    """An anonymous profile (`anonymous:<anonymousId>`): no known person yet."""
+    return customer_id.startswith("anonymous:")
+
+
+def union_feature_states(into: FeatureState, other: FeatureState) -> FeatureState:
+    """Two customers' feature states as one: each feature's pairs of both, in time order
+    (a later update prunes what no window can hold any more)."""
+    out = {name: [list(p) for p in pairs] for name, pairs in into.items()}
+    for name, pairs in other.items():
+        out[name] = sorted([*out.get(name, []), *(list(p) for p in pairs)], key=lambda p: p[0])
+    return out
+
+
+class Merge(NamedTuple):
+    """An anonymous profile merged into a known customer's, as journaled."""
+
+    merge_id: int
+    ts: float
+    from_id: str  # the anonymous profile, gone while merged
+    into_id: str  # the known customer
+    status: str  # merged | unmerged
+    unmerged_ts: float | None
+    moved: dict[str, int]  # what moved: events, decisions, interactions, outbox, identifiers
+
+
+#: what a merge moves, as journaled (the counts in `Merge.moved`)
+MOVED = ("events", "decisions", "interactions", "outbox", "identifiers")
+
+
+def unmerged_traits(
+    journal: Mapping[str, Any], current: Mapping[str, Any] | None
+) -> dict[str, Any] | None:
+    """The known profile (`{"traits", "updated_ts"}`) once a merge is undone, from its
+    journal (`into_profile` before, `merged_traits` after) and the profile now; None: no
+    profile. A trait the merge set that nobody changed since goes back to its value before
+    (or away); one changed since keeps its new value."""
+    if current is None:
+        return None
+    before, merged = journal["into_profile"], journal["merged_traits"]
+    if current["traits"] == merged:
+        return None if before is None else dict(before)
+    traits = dict(current["traits"])
+    for key, value in merged.items():
+        if key in traits and traits[key] == value:
+            if before is not None and key in before["traits"]:
+                traits[key] = before["traits"][key]
+            else:
+                del traits[key]
+    return {"traits": traits, "updated_ts": current["updated_ts"]}
+
+
+class MergeStore(Protocol):
+    """The merge journal. Merges happen while identifiers are linked
+    (`IdentityStore.link_identifiers`, `EventStore.record_events`): when an identifier
+    of an anonymous profile moves to a known customer, the whole anonymous profile merges
+    into the known one in the same transaction — its traits fill the known profile's gaps
+    (the known customer's own values win), its events, decisions, history rows, outbox
+    rows and identifiers become the customer's, its feature windows join the customer's,
+    and the journal keeps what it takes to undo exactly that. A pair once unmerged does
+    not merge again on its own: the identifiers stay on the anonymous profile and the
+    customer's claim is kept apart, as for a shared identifier."""
+
+    def merges(self, customer_id: str) -> list[Merge]:
+        """The merges into or from this profile, oldest first."""
+        ...
+
+    def get_merge(self, merge_id: int) -> Merge | None: ...
+
+    def unmerge(self, merge_id: int, ts: float, features: FeatureUpdate | None) -> Merge | None:
+        """Undo a merge, in one transaction: the anonymous profile comes back with its
+        traits; the known profile's traits that the merge set and nobody changed since go
+        back to what they were; events, decisions, history and outbox rows and identifiers
+        return (events that arrived since with only the anonymous profile's anonymous id
+        too); both customers' feature states are rebuilt by `features` from their events
+        in stored order. None if there is no such merge; a merge already undone is
+        returned unchanged."""
         ...
 
 
@@ -436,6 +522,7 @@ class Store(
     OutboxStore,
     IdentityStore,
     QuarantineStore,
+    MergeStore,
     Protocol,
 ):
     def close(self) -> None: ...

@@ -5,10 +5,11 @@ from __future__ import annotations
 import copy
 import dataclasses
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from nextbest.store.base import (
+    MOVED,
     ApiKey,
     ConsentRecord,
     ContactRow,
@@ -16,12 +17,16 @@ from nextbest.store.base import (
     FeatureState,
     FeatureUpdate,
     InteractionRow,
+    Merge,
     OutboxRow,
     OutcomeRecord,
     Quarantined,
     Regulation,
     StoredDecision,
     TrainingRow,
+    is_anonymous,
+    union_feature_states,
+    unmerged_traits,
 )
 
 
@@ -48,6 +53,8 @@ class MemoryStore:
         self._quarantine: list[Quarantined] = []
         self._profile_ts: dict[str, float] = {}
         self._claims: dict[tuple[str, str], dict[str, float]] = {}
+        self._merges: list[Merge | None] = []  # merge_id n is self._merges[n - 1]
+        self._journals: list[dict[str, Any]] = []
 
     def close(self) -> None:
         pass
@@ -60,8 +67,6 @@ class MemoryStore:
         features: FeatureUpdate | None = None,
         identities: Sequence[tuple[str, str, str]] = (),
     ) -> list[bool]:
-        if identities:
-            self.link_identifiers(identities, ts)
         new = []
         for event, traits in events:
             fresh = event.message_id not in self._events
@@ -74,6 +79,8 @@ class MemoryStore:
             fresh_events = [e for (e, _), f in zip(events, new, strict=True) if f]
             for cid, state in features(fresh_events).items():
                 self._features[cid] = copy.deepcopy(state)
+        if identities:  # last: a merge takes the batch's events and windows with it
+            self.link_identifiers(identities, ts)
         return new
 
     def customer_events(self, customer_id: str, limit: int) -> list[EventRecord]:
@@ -298,21 +305,153 @@ class MemoryStore:
     def link_identifiers(
         self, links: Sequence[tuple[str, str, str]], ts: float
     ) -> list[tuple[str, str, str]]:
+        moves: dict[tuple[str, str], list[tuple[str, str]]] = {}
         for namespace, value, customer_id in links:
             current = self._identities.get((namespace, value))
-            if current is None or current == customer_id or current.startswith("anonymous:"):
+            if current is None or current == customer_id or is_anonymous(current):
                 self._identities[(namespace, value)] = customer_id
+                if current is not None and current != customer_id:
+                    moves.setdefault((current, customer_id), []).append((namespace, value))
+        for (src, dst), moved in moves.items():
+            if any(m and m.status == "unmerged" and (m.from_id, m.into_id) == (src, dst)
+                   for m in self._merges):  # fmt: skip
+                for key in moved:  # undone once: the identifiers stay where they were
+                    if self._identities[key] == dst:
+                        self._identities[key] = src
+            else:
+                self._merge(src, dst, ts, moved)
         # claims on identifiers that, after the batch, another customer owns
         apart = list(
             dict.fromkeys(
                 (n, v, c)
                 for n, v, c in links
-                if self._identities.get((n, v)) != c and not c.startswith("anonymous:")
+                if self._identities.get((n, v)) != c and not is_anonymous(c)
             )
         )
         for n, v, c in apart:
             self._claims.setdefault((n, v), {})[c] = ts
         return apart
+
+    def owners(self, namespace: str, values: Iterable[str]) -> dict[str, tuple[str, int]]:
+        out = {}
+        for value in values:
+            owner = self._identities.get((namespace, value))
+            if owner is not None:
+                out[value] = (owner, len(self._claims.get((namespace, value), {})))
+        return out
+
+    # merges
+    def _profile_row(self, customer_id: str) -> dict[str, Any] | None:
+        if customer_id not in self._profiles:
+            return None
+        traits = copy.deepcopy(self._profiles[customer_id])
+        return {"traits": traits, "updated_ts": self._profile_ts[customer_id]}
+
+    def _set_profile_row(self, customer_id: str, row: Mapping[str, Any] | None) -> None:
+        if row is None:
+            self._profiles.pop(customer_id, None)
+            self._profile_ts.pop(customer_id, None)
+        else:
+            self._profiles[customer_id] = copy.deepcopy(dict(row["traits"]))
+            self._profile_ts[customer_id] = row["updated_ts"]
+
+    def _move(self, src: str, dst: str, keep: Callable[[str, Any], bool]) -> None:
+        """Give `dst` the rows of `src` for which keep(kind, key) holds."""
+        for k, e in self._events.items():
+            if e.customer_id == src and keep("events", k):
+                self._events[k] = e._replace(customer_id=dst)
+        for k, d in self._decisions.items():
+            if d.customer_id == src and keep("decisions", k):
+                self._decisions[k] = dataclasses.replace(d, customer_id=dst)
+        for k, o in self._outbox.items():
+            if o.customer_id == src and keep("outbox", k):
+                self._outbox[k] = o._replace(customer_id=dst)
+        for key, c in self._identities.items():
+            if c == src and keep("identifiers", list(key)):
+                self._identities[key] = dst
+        for i, r in enumerate(self._all):
+            if r is not _ERASED and r.customer_id == src and keep("interactions", i + 1):
+                self._all[i] = r._replace(customer_id=dst)
+        for c in (src, dst):
+            self._history[c] = [r for r in self._all if r is not _ERASED and r.customer_id == c]
+
+    def _merge(self, src: str, dst: str, ts: float, taken: Sequence[tuple[str, str]]) -> None:
+        journal: dict[str, Any] = {
+            "from_profile": self._profile_row(src),
+            "into_profile": self._profile_row(dst),
+            "events": [k for k, e in self._events.items() if e.customer_id == src],
+            "decisions": [k for k, d in self._decisions.items() if d.customer_id == src],
+            "interactions": [
+                i + 1 for i, r in enumerate(self._all) if r is not _ERASED and r.customer_id == src
+            ],
+            "outbox": [k for k, o in self._outbox.items() if o.customer_id == src],
+            "identifiers": [list(k) for k in taken]
+            + [list(k) for k, c in self._identities.items() if c == src],
+        }
+        if journal["from_profile"] is None and not any(journal[k] for k in MOVED):
+            return  # nothing left of it (merged earlier in the same batch)
+        merged = {
+            **(journal["from_profile"] or {"traits": {}})["traits"],
+            **(journal["into_profile"] or {"traits": {}})["traits"],
+        }
+        journal["merged_traits"] = copy.deepcopy(merged)
+        if journal["from_profile"] or journal["into_profile"]:
+            stamp = (journal["into_profile"] or {"updated_ts": ts})["updated_ts"]
+            self._set_profile_row(dst, {"traits": merged, "updated_ts": stamp})
+        self._set_profile_row(src, None)
+        self._move(src, dst, lambda kind, key: True)
+        if src in self._features:
+            self._features[dst] = union_feature_states(
+                self._features.get(dst, {}), self._features.pop(src)
+            )
+        self._merges.append(Merge(len(self._merges) + 1, ts, src, dst, "merged", None, {}))
+        self._journals.append(journal)
+
+    def merges(self, customer_id: str) -> list[Merge]:
+        return [
+            self._counted(m) for m in self._merges if m and customer_id in (m.from_id, m.into_id)
+        ]
+
+    def _counted(self, merge: Merge) -> Merge:
+        journal = self._journals[merge.merge_id - 1]
+        return merge._replace(moved={k: len(journal[k]) for k in MOVED})
+
+    def get_merge(self, merge_id: int) -> Merge | None:
+        merge = self._merges[merge_id - 1] if 0 < merge_id <= len(self._merges) else None
+        return None if merge is None else self._counted(merge)
+
+    def unmerge(self, merge_id: int, ts: float, features: FeatureUpdate | None) -> Merge | None:
+        merge = self.get_merge(merge_id)
+        if merge is None or merge.status != "merged":
+            return merge
+        src, dst, journal = merge.from_id, merge.into_id, self._journals[merge_id - 1]
+        self._set_profile_row(dst, unmerged_traits(journal, self._profile_row(dst)))
+        if journal["from_profile"] is not None:
+            now = self._profiles.get(src, {})
+            back = journal["from_profile"]
+            self._set_profile_row(src, {**back, "traits": {**back["traits"], **now}})
+        listed = {kind: {_hashable(k) for k in journal[kind]} for kind in MOVED}
+        anonymous_ids = {v for n, v in journal["identifiers"] if n == "anonymous_id"}
+
+        def back_home(kind: str, key: Any) -> bool:
+            if _hashable(key) in listed[kind]:
+                return True
+            event = self._events.get(key) if kind == "events" else None
+            return (
+                event is not None
+                and event.received_ts >= merge.ts
+                and event.payload.get("userId") is None
+                and event.anonymous_id in anonymous_ids
+            )
+
+        self._move(dst, src, back_home)
+        self._features.pop(src, None)
+        self._features.pop(dst, None)
+        if features is not None:
+            mine = [e for e in self._events.values() if e.customer_id in (src, dst)]
+            self._features.update(copy.deepcopy(dict(features(mine))))
+        self._merges[merge_id - 1] = merge._replace(status="unmerged", unmerged_ts=ts)
+        return self.get_merge(merge_id)
 
     def owner(self, namespace: str, value: str) -> str | None:
         return self._identities.get((namespace, value))
@@ -360,6 +499,7 @@ class MemoryStore:
             "features": copy.deepcopy(self._features.get(customer_id, {})),
             "outbox": [r._asdict() for r in self._outbox.values() if r.customer_id == customer_id],
             "identifiers": [list(k) for k in self.identifiers_of(customer_id)],
+            "merges": [m._asdict() for m in self.merges(customer_id)],
         }
 
     def erase_subject(self, customer_id: str) -> dict[str, int]:
@@ -383,6 +523,11 @@ class MemoryStore:
         self._identities = kept
         for claims in self._claims.values():
             claims.pop(customer_id, None)
+        mine = [m for m in self._merges if m and customer_id in (m.from_id, m.into_id)]
+        counts["merges"] = len(mine)
+        for m in mine:  # the journal holds the profiles' traits: it goes too
+            self._merges[m.merge_id - 1] = None
+            self._journals[m.merge_id - 1] = {}
         for k in decisions:
             del self._decisions[k]
         for k in events:
@@ -454,4 +599,8 @@ class MemoryStore:
 
 
 #: what an erased subject's rows become in the in-memory log (no one's, trains nothing)
+def _hashable(key: Any) -> Any:
+    return tuple(key) if isinstance(key, list) else key
+
+
 _ERASED = InteractionRow(None, "", "", "", "", "", "erased", 0.0)

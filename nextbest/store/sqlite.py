@@ -35,6 +35,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from nextbest.errors import StoreError
 from nextbest.store.base import (
+    MOVED,
     ApiKey,
     ConsentRecord,
     ContactRow,
@@ -42,12 +43,16 @@ from nextbest.store.base import (
     FeatureState,
     FeatureUpdate,
     InteractionRow,
+    Merge,
     OutboxRow,
     OutcomeRecord,
     Quarantined,
     Regulation,
     StoredDecision,
     TrainingRow,
+    is_anonymous,
+    union_feature_states,
+    unmerged_traits,
 )
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -61,6 +66,19 @@ _ACTION_COLUMNS = (
     "model_propensity", "value", "lever", "context_weight", "priority", "selection_probability",
     "fallback",
 )  # fmt: skip
+_EVENT_COLUMNS = "message_id, type, customer_id, anonymous_id, name, ts, received_ts, payload"
+
+
+def _event_of(r: Sequence[Any]) -> EventRecord:
+    """An events row (`_EVENT_COLUMNS`, in order) as a record."""
+    return EventRecord(r[0], r[1], r[2], r[3], r[4], r[5], r[6], _loads(r[7]))
+
+
+def _merge_of(r: Sequence[Any]) -> Merge:
+    """A merges row as a record, with the counts of what moved."""
+    journal = _loads(r[6])
+    moved = {k: len(journal[k]) for k in MOVED}
+    return Merge(int(r[0]), r[1], r[2], r[3], r[4], r[5], moved)
 
 
 _ORJSON = (
@@ -69,6 +87,17 @@ _ORJSON = (
     | orjson.OPT_PASSTHROUGH_DATACLASS
     | orjson.OPT_SERIALIZE_NUMPY
 )
+
+
+def _chunks(values: Iterable[Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """The distinct values as `IN` lists of at most 500 parameters: (marks, parameters)."""
+    distinct = list(dict.fromkeys(values))
+    for start in range(0, len(distinct), 500):
+        chunk = distinct[start : start + 500]
+        yield (
+            ", ".join(f":p{i}" for i in range(len(chunk))),
+            {f"p{i}": v for i, v in enumerate(chunk)},
+        )
 
 
 def _dumps(value: Any) -> str:
@@ -284,16 +313,18 @@ class SQLiteStore:
             finally:
                 cursor.close()
 
-    def _read_in(self, sql: str, values: Iterable[Any]) -> list[tuple[Any, ...]]:
+    def _read_in(self, sql: str, values: Iterable[Any], **params: Any) -> list[tuple[Any, ...]]:
         """`sql` with its `IN ({})` filled by the distinct values, in chunks of 500 (SQLite
         caps a statement's parameters)."""
-        distinct = list(dict.fromkeys(values))
         rows: list[tuple[Any, ...]] = []
-        for start in range(0, len(distinct), 500):
-            chunk = distinct[start : start + 500]
-            marks = ", ".join(f":p{i}" for i in range(len(chunk)))
-            rows += self._read(sql.format(marks), **{f"p{i}": v for i, v in enumerate(chunk)})
+        for marks, chunk in _chunks(values):
+            rows += self._read(sql.format(marks), **chunk, **params)
         return rows
+
+    def _exec_in(self, sql: str, values: Iterable[Any], **params: Any) -> None:
+        """`_read_in` for a statement that writes."""
+        for marks, chunk in _chunks(values):
+            self._exec(sql.format(marks), chunk | params)
 
     # --- profiles --------------------------------------------------------------------
 
@@ -641,8 +672,6 @@ class SQLiteStore:
     ) -> list[bool]:
         new = []
         with self._writing():
-            if identities:
-                self._link(identities, ts)
             for event, traits in events:
                 cursor = self._raw.execute(
                     "INSERT INTO events (message_id, type, customer_id, anonymous_id, name, ts, "
@@ -671,6 +700,8 @@ class SQLiteStore:
             if features is not None:
                 fresh_events = [e for (e, _), f in zip(events, new, strict=True) if f]
                 self._save_feature_states(features(fresh_events), ts)
+            if identities:  # last: a merge takes the batch's events and windows with it
+                self._link(identities, ts)
         return new
 
     def _save_feature_states(self, states: Mapping[str, FeatureState], ts: float) -> None:
@@ -685,14 +716,14 @@ class SQLiteStore:
         last = -1
         while True:  # pages by rowid (the order stored), so a large table streams
             rows = self._read(
-                "SELECT rowid, message_id, type, customer_id, anonymous_id, name, ts, "
-                "received_ts, payload FROM events WHERE rowid > :r ORDER BY rowid LIMIT 5000",
+                f"SELECT rowid, {_EVENT_COLUMNS} FROM events WHERE rowid > :r "
+                "ORDER BY rowid LIMIT 5000",
                 r=last,
             )
             if not rows:
                 return
             for r in rows:
-                yield EventRecord(r[1], r[2], r[3], r[4], r[5], r[6], r[7], _loads(r[8]))
+                yield _event_of(r[1:])
             last = rows[-1][0]
 
     def feature_states(self, customer_ids: Iterable[str]) -> dict[str, FeatureState]:
@@ -709,24 +740,11 @@ class SQLiteStore:
 
     def customer_events(self, customer_id: str, limit: int) -> list[EventRecord]:
         rows = self._read(
-            "SELECT message_id, type, customer_id, anonymous_id, name, ts, received_ts, payload "
-            "FROM events WHERE customer_id = :c ORDER BY ts DESC LIMIT :l",
+            f"SELECT {_EVENT_COLUMNS} FROM events WHERE customer_id = :c ORDER BY ts DESC LIMIT :l",
             c=customer_id,
             l=limit,
         )
-        return [
-            EventRecord(
-                message_id=r[0],
-                type=r[1],
-                customer_id=r[2],
-                anonymous_id=r[3],
-                name=r[4],
-                ts=r[5],
-                received_ts=r[6],
-                payload=_loads(r[7]),
-            )
-            for r in rows
-        ]
+        return [_event_of(r) for r in rows]
 
     def add_key(self, key: ApiKey, digest: str) -> None:
         with self._writing():
@@ -806,17 +824,47 @@ class SQLiteStore:
 
     def _link(self, links: Sequence[tuple[str, str, str]], ts: float) -> list[tuple[str, str, str]]:
         """`link_identifiers` inside the caller's transaction."""
-        # in order: new identifiers are taken, anonymous profiles give way, a known owner
-        # keeps its own
+        pairs = list(dict.fromkeys((n, v) for n, v, _ in links))
+        owners = self._owners_of(pairs)
+        # in order: new identifiers are taken, anonymous profiles give way (each such move
+        # merges the profile), a known owner keeps its own
+        moves: dict[tuple[str, str], list[tuple[str, str]]] = {}
+        for n, v, c in links:
+            current = owners.get((n, v))
+            if current is None or current == c or is_anonymous(current):
+                if current is not None and current != c:
+                    moves.setdefault((current, c), []).append((n, v))
+                owners[(n, v)] = c
         self._exec(
             "INSERT INTO identities (namespace, value, customer_id, ts) "
             "VALUES (:n, :v, :c, :ts) ON CONFLICT(namespace, value) DO UPDATE SET "
             "customer_id = excluded.customer_id, ts = excluded.ts "
-            "WHERE identities.customer_id != excluded.customer_id "
-            "AND substr(identities.customer_id, 1, 10) = 'anonymous:'",
-            [{"n": n, "v": v, "c": c, "ts": ts} for n, v, c in links],
+            "WHERE identities.customer_id != excluded.customer_id",
+            [{"n": n, "v": v, "c": owners[(n, v)], "ts": ts} for n, v in pairs],
         )
-        pairs = list(dict.fromkeys((n, v) for n, v, _ in links))
+        for (src, dst), taken in moves.items():
+            if self._unmerged(src, dst):  # undone once: the identifiers stay where they were
+                self._exec(
+                    "UPDATE identities SET customer_id = :c WHERE namespace = :n AND value = :v",
+                    [{"c": src, "n": n, "v": v} for n, v in taken],
+                )
+                owners.update(dict.fromkeys(taken, src))
+            else:
+                self._merge(src, dst, ts, taken)
+        apart = list(
+            dict.fromkeys(
+                (n, v, c) for n, v, c in links if owners.get((n, v)) != c and not is_anonymous(c)
+            )
+        )
+        if apart:
+            self._exec(
+                "INSERT INTO identity_claims (namespace, value, customer_id, ts) "
+                "VALUES (:n, :v, :c, :ts) ON CONFLICT DO NOTHING",
+                [{"n": n, "v": v, "c": c, "ts": ts} for n, v, c in apart],
+            )
+        return apart
+
+    def _owners_of(self, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str]:
         owners: dict[tuple[str, str], str] = {}
         for start in range(0, len(pairs), 400):
             chunk = pairs[start : start + 400]
@@ -829,20 +877,184 @@ class SQLiteStore:
                 **params,
             )
             owners.update({(n, v): c for n, v, c in rows})
-        apart = list(
-            dict.fromkeys(
-                (n, v, c)
-                for n, v, c in links
-                if owners.get((n, v)) != c and not c.startswith("anonymous:")
+        return owners
+
+    def owners(self, namespace: str, values: Iterable[str]) -> dict[str, tuple[str, int]]:
+        rows = self._read_in(
+            "SELECT i.value, i.customer_id, (SELECT count(*) FROM identity_claims c "
+            "WHERE c.namespace = i.namespace AND c.value = i.value) FROM identities i "
+            "WHERE i.namespace = :namespace AND i.value IN ({})",
+            values,
+            namespace=namespace,
+        )
+        return {str(v): (str(c), int(n)) for v, c, n in rows}
+
+    # --- merges ---------------------------------------------------------------------------
+
+    #: the tables whose rows follow a profile through a merge, and their row keys
+    _MERGED_ROWS = (
+        ("decisions", "decision_id"),
+        ("interactions", "id"),
+        ("outbox", "outbox_id"),
+    )
+
+    def _unmerged(self, src: str, dst: str) -> bool:
+        return bool(
+            self._read(
+                "SELECT 1 FROM merges WHERE from_id = :s AND into_id = :d AND status = 'unmerged'",
+                s=src,
+                d=dst,
             )
         )
-        if apart:
+
+    def _profile_row(self, customer_id: str) -> dict[str, Any] | None:
+        rows = self._read(
+            "SELECT traits, updated_ts FROM profiles WHERE customer_id = :c", c=customer_id
+        )
+        return {"traits": _loads(rows[0][0]), "updated_ts": rows[0][1]} if rows else None
+
+    def _merge(self, src: str, dst: str, ts: float, taken: Sequence[tuple[str, str]]) -> None:
+        """Merge anonymous profile `src` into `dst`, whose link just took `taken` of its
+        identifiers, journaled (in the caller's transaction); see MergeStore."""
+        journal: dict[str, Any] = {
+            "from_profile": self._profile_row(src),
+            "into_profile": self._profile_row(dst),
+            "events": [
+                r[0]
+                for r in self._read(
+                    "SELECT message_id FROM events WHERE customer_id = :c ORDER BY rowid", c=src
+                )
+            ],
+            "identifiers": [list(p) for p in taken]
+            + [
+                list(r)
+                for r in self._read(
+                    "SELECT namespace, value FROM identities WHERE customer_id = :c", c=src
+                )
+            ],
+        }
+        for table, key in self._MERGED_ROWS:
+            journal[table] = [
+                r[0] for r in self._read(f"SELECT {key} FROM {table} WHERE customer_id = :c", c=src)
+            ]
+        if journal["from_profile"] is None and not any(
+            journal[k] for k in ("events", "identifiers", "decisions", "interactions", "outbox")
+        ):
+            return  # nothing left of it (merged earlier in the same batch)
+        merged = {
+            **(journal["from_profile"] or {"traits": {}})["traits"],
+            **(journal["into_profile"] or {"traits": {}})["traits"],
+        }
+        journal["merged_traits"] = merged
+        if journal["from_profile"] or journal["into_profile"]:
             self._exec(
-                "INSERT INTO identity_claims (namespace, value, customer_id, ts) "
-                "VALUES (:n, :v, :c, :ts) ON CONFLICT DO NOTHING",
-                [{"n": n, "v": v, "c": c, "ts": ts} for n, v, c in apart],
+                "INSERT INTO profiles (customer_id, traits, updated_ts) VALUES (:c, :t, :ts) "
+                "ON CONFLICT(customer_id) DO UPDATE SET traits = excluded.traits",
+                {"c": dst, "t": _dumps(merged), "ts": ts},
             )
-        return apart
+        for table in ("events", "identities", *(t for t, _ in self._MERGED_ROWS)):
+            self._exec(
+                f"UPDATE {table} SET customer_id = :d WHERE customer_id = :s", {"d": dst, "s": src}
+            )
+        states = self.feature_states([src, dst])
+        if src in states:
+            self._save_feature_states(
+                {dst: union_feature_states(states.get(dst, {}), states[src])}, ts
+            )
+        self._exec("DELETE FROM feature_state WHERE customer_id = :c", {"c": src})
+        self._exec("DELETE FROM profiles WHERE customer_id = :c", {"c": src})
+        self._exec(
+            "INSERT INTO merges (ts, from_id, into_id, status, journal) "
+            "VALUES (:ts, :s, :d, 'merged', :j)",
+            {"ts": ts, "s": src, "d": dst, "j": _dumps(journal)},
+        )
+
+    def merges(self, customer_id: str) -> list[Merge]:
+        rows = self._read(
+            f"SELECT {self._MERGE_COLUMNS} FROM merges WHERE from_id = :c OR into_id = :c "
+            "ORDER BY merge_id",
+            c=customer_id,
+        )
+        return [_merge_of(r) for r in rows]
+
+    _MERGE_COLUMNS = "merge_id, ts, from_id, into_id, status, unmerged_ts, journal"
+
+    def get_merge(self, merge_id: int) -> Merge | None:
+        rows = self._read(
+            f"SELECT {self._MERGE_COLUMNS} FROM merges WHERE merge_id = :m", m=merge_id
+        )
+        return _merge_of(rows[0]) if rows else None
+
+    def unmerge(self, merge_id: int, ts: float, features: FeatureUpdate | None) -> Merge | None:
+        with self._writing():
+            rows = self._read(
+                f"SELECT {self._MERGE_COLUMNS} FROM merges WHERE merge_id = :m", m=merge_id
+            )
+            if not rows or rows[0][4] != "merged":
+                return _merge_of(rows[0]) if rows else None
+            src, dst, journal = rows[0][2], rows[0][3], _loads(rows[0][6])
+            restored = unmerged_traits(journal, self._profile_row(dst))
+            if restored is None:
+                self._exec("DELETE FROM profiles WHERE customer_id = :c", {"c": dst})
+            else:
+                self._exec(
+                    "UPDATE profiles SET traits = :t, updated_ts = :ts WHERE customer_id = :c",
+                    {"c": dst, "t": _dumps(restored["traits"]), "ts": restored["updated_ts"]},
+                )
+            if journal["from_profile"] is not None:
+                back = journal["from_profile"]
+                self._exec(
+                    "INSERT INTO profiles (customer_id, traits, updated_ts) VALUES (:c, :t, :ts) "
+                    "ON CONFLICT(customer_id) DO UPDATE SET "
+                    "traits = json_patch(excluded.traits, profiles.traits)",
+                    {"c": src, "t": _dumps(back["traits"]), "ts": back["updated_ts"]},
+                )
+            anonymous_ids = [v for n, v in journal["identifiers"] if n == "anonymous_id"]
+            self._exec_in(
+                "UPDATE events SET customer_id = :s WHERE customer_id = :d AND message_id IN ({})",
+                journal["events"],
+                s=src,
+                d=dst,
+            )
+            self._exec_in(
+                "UPDATE events SET customer_id = :s WHERE customer_id = :d AND received_ts >= :ts "
+                "AND json_extract(payload, '$.userId') IS NULL AND anonymous_id IN ({})",
+                anonymous_ids,
+                s=src,
+                d=dst,
+                ts=rows[0][1],
+            )
+            for table, key in self._MERGED_ROWS:
+                self._exec_in(
+                    f"UPDATE {table} SET customer_id = :s WHERE customer_id = :d AND {key} IN ({{}})",
+                    journal[table],
+                    s=src,
+                    d=dst,
+                )
+            self._exec(
+                "UPDATE identities SET customer_id = :s "
+                "WHERE customer_id = :d AND namespace = :n AND value = :v",
+                [{"s": src, "d": dst, "n": n, "v": v} for n, v in journal["identifiers"]],
+            )
+            self._exec(
+                "DELETE FROM feature_state WHERE customer_id IN (:s, :d)", {"s": src, "d": dst}
+            )
+            if features is not None:
+                events = [
+                    _event_of(r)
+                    for r in self._read(
+                        f"SELECT {_EVENT_COLUMNS} FROM events WHERE customer_id IN (:s, :d) "
+                        "ORDER BY rowid",
+                        s=src,
+                        d=dst,
+                    )
+                ]
+                self._save_feature_states(dict(features(events)), ts)
+            self._exec(
+                "UPDATE merges SET status = 'unmerged', unmerged_ts = :ts WHERE merge_id = :m",
+                {"ts": ts, "m": merge_id},
+            )
+            return self.get_merge(merge_id)
 
     def owner(self, namespace: str, value: str) -> str | None:
         rows = self._read(
@@ -941,6 +1153,7 @@ class SQLiteStore:
             "features": features,
             "outbox": rows("SELECT * FROM outbox WHERE customer_id = :c ORDER BY created_ts"),
             "identifiers": [list(k) for k in self.identifiers_of(customer_id)],
+            "merges": [m._asdict() for m in self.merges(customer_id)],
         }
 
     def erase_subject(self, customer_id: str) -> dict[str, int]:
@@ -959,6 +1172,8 @@ class SQLiteStore:
                 ("outbox", "customer_id = :c"),
                 ("identities", "customer_id = :c"),
                 ("identity_claims", "customer_id = :c"),
+                # the journal holds the profiles' traits: it goes too
+                ("merges", "from_id = :c OR into_id = :c"),
             ):  # fmt: skip
                 cursor = self._raw.execute(f"DELETE FROM {table} WHERE {where}", {"c": customer_id})
                 counts[table] = cursor.rowcount

@@ -295,6 +295,8 @@ ROUTES: list[tuple[str, str, Any, set[str]]] = [
     ("GET", "/v1/subjects/c1/export", None, {"admin"}),
     ("POST", "/v1/regulations", {"type": "unsuppress", "customer_ids": ["c9"]}, {"admin"}),
     ("GET", "/v1/regulations/reg_x", None, {"admin"}),
+    ("GET", "/v1/profiles/c1/merges", None, {"agent", "auditor", "admin"}),
+    ("POST", "/v1/merges/1/unmerge", None, {"admin"}),
 ]
 ROUTE_IDS = [f"{m} {p}" for m, p, _, _ in ROUTES]
 

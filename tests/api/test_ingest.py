@@ -123,7 +123,8 @@ def test_gzip_bodies_and_batch_context(server: Any, keys: dict[str, str]) -> Non
     )
     assert response.status_code == 200, response.text
     events = engine.store.customer_events("u-300", 10)
-    assert {e.type for e in events} == {"screen", "group", "alias"}
+    # the alias stitched the anonymous page view into u-300's profile
+    assert {e.type for e in events} == {"page", "screen", "group", "alias"}
     assert all(e.payload["context"] == {"library": {"name": "test"}} for e in events)
 
 

@@ -27,7 +27,8 @@ SCHEMA = (
 )
 CONFIG = make_config({"schema.yaml": SCHEMA})
 # distinctive values: if any of these bytes is still in the file, erasure failed
-SEEDED = ("Xanthippe-7Q", "xanthippe.q7@example.org", "Zyxwvut-Fenwick-Street")
+SEEDED = ("Xanthippe-7Q", "xanthippe.q7@example.org", "Zyxwvut-Fenwick-Street",
+          "cookie-Qv9Lw", "Quokka-Alias-3")  # fmt: skip
 
 
 @pytest.fixture
@@ -42,10 +43,17 @@ def api(tmp_path: Path) -> Iterator[tuple[httpx.Client, Engine, Path]]:
 
 
 def seed(client: httpx.Client, who: str) -> dict[str, Any]:
-    """A subject with the seeded values in traits, events, consents and history."""
-    name, email, street = SEEDED if who == "x1" else ("Other", "other@example.org", "Main St")
+    """A subject with the seeded values in traits, events, consents and history — and an
+    anonymous visit before, merged into the profile by the identify (so in the merge
+    journal too: the visitor's first name, which the customer's own overrides)."""
+    name, email, street, cookie, alias = (
+        SEEDED if who == "x1" else ("Other", "other@example.org", "Main St", "c-2", "Al")
+    )
+    visit = [{"type": "identify", "anonymousId": cookie, "traits": {"first_name": alias}},
+             {"type": "page", "anonymousId": cookie, "name": "Cards"}]  # fmt: skip
+    assert client.post("/v1/batch", json={"batch": visit}).status_code == 200
     message = {
-        "type": "identify", "userId": who, "messageId": f"{who}-1",
+        "type": "identify", "userId": who, "anonymousId": cookie, "messageId": f"{who}-1",
         "traits": {"first_name": name, "email": email, "age": 40, "income": 60000,
                    "in_arrears": False, "products": []},
         "context": {"address": street},
@@ -69,7 +77,8 @@ def test_export_gathers_every_store(api: Any) -> None:
     export = client.get("/v1/subjects/x1/export").json()
     assert export["profile"]["first_name"] == SEEDED[0]
     assert [r["subject"] for r in export["consents"]] == ["marketing"]
-    assert {e["type"] for e in export["events"]} == {"identify", "track"}
+    assert sorted(e["type"] for e in export["events"]) == ["identify", "identify", "page", "track"]
+    assert [m["from_id"] for m in export["merges"]] == [f"anonymous:{SEEDED[3]}"]
     assert [d["decision_id"] for d in export["decisions"]] == [decision["decision_id"]]
     assert "removed" in export["decisions"][0]["document"]  # the explanation is there
     assert {r["outcome"] for r in export["history"]} == {"accepted"}
@@ -88,12 +97,15 @@ def test_suppress_with_delete_leaves_no_seeded_byte_and_drops_later_events(api: 
     ).json()
     assert answer["status"] == "finished"
     status = client.get(f"/v1/regulations/{answer['regulation_id']}").json()
-    assert status["status"] == "finished" and status["detail"]["erased"]["events"] == 2
+    assert status["status"] == "finished" and status["detail"]["erased"]["events"] == 4
+    assert status["detail"]["erased"]["merges"] == 1
     # no store, API or export returns the subject
     assert client.get("/v1/profiles/x1").status_code == 404
     export = client.get("/v1/subjects/x1/export").json()
     assert export["suppressed"] is True
-    assert not any(export[k] for k in ("profile", "consents", "events", "decisions", "history"))
+    assert not any(
+        export[k] for k in ("profile", "consents", "events", "decisions", "history", "merges")
+    )
     assert client.get("/v1/profiles/x2").json()["traits"]["first_name"] == "Other"
     # later events are dropped and counted; decisions treat the subject as anonymous
     again = {"type": "identify", "userId": "x1", "traits": {"first_name": SEEDED[0]}}

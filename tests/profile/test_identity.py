@@ -80,11 +80,19 @@ def reference(
 ) -> tuple[dict[tuple[str, str], str], set[tuple[str, str]]]:
     """Who owns each identifier, and which were claimed by a second known person —
     computed apart from the store: the first known claimant wins; anonymous profiles
-    give way to a known one."""
+    give way, and the profile that takes one of theirs takes all of them (a merge); a
+    visitor's anonymous id leads to its owner unless that is shared."""
     owners: dict[tuple[str, str], str] = {}
     shared: set[tuple[str, str]] = set()
     for m in messages:
-        cid = m.get("userId") or f"anonymous:{m['anonymousId']}"
+        if "userId" in m:
+            cid = m["userId"]
+        else:
+            owner = owners.get(("anonymous_id", m["anonymousId"]))
+            visitor = f"anonymous:{m['anonymousId']}"
+            cid = (
+                visitor if owner is None or ("anonymous_id", m["anonymousId"]) in shared else owner
+            )
         ids = []
         if "userId" in m:
             ids.append(("user_id", m["userId"]))
@@ -92,12 +100,18 @@ def reference(
             ids.append(("anonymous_id", m["anonymousId"]))
         for name, value in m.get("traits", {}).items():
             ids.append((name, normalize(name, value, "DE")))
+        merged = set()
         for key in ids:
             current = owners.get(key)
             if current is None or current == cid or current.startswith("anonymous:"):
+                if current is not None and current != cid:
+                    merged.add(current)
                 owners[key] = cid
             elif not cid.startswith("anonymous:"):  # an anonymous visitor is no person
                 shared.add(key)
+        for key, owner in owners.items():
+            if owner in merged:
+                owners[key] = cid
     return owners, shared
 
 
