@@ -268,7 +268,7 @@ def create_app(
     )
     def patch_profile(customer_id: str, body: ProfilePatch) -> dict[str, Any]:
         """Merge validated traits into the profile (creating it); `null` removes a trait."""
-        engine.upsert_profile(customer_id, dict(body.traits))
+        engine.upsert_profile(customer_id, dict(body.traits), source=body.source)
         return _profile(customer_id, engine.store.get_profile(customer_id) or {})
 
     @app.get(
@@ -394,6 +394,12 @@ def create_app(
         return {
             "customer_id": customer_id,
             "traits": traits,
+            # who wrote each trait and when it was true: what trait precedence weighs
+            "trait_sources": {
+                k: {"source": v[0], "at": _iso(v[1])}
+                for k, v in engine.store.trait_sources(customer_id).items()
+                if k in traits
+            },
             "features": engine.features_of(customer_id),
             "identifiers": [list(i) for i in engine.identifiers_of(customer_id)],
             "consents": engine.store.get_consents(customer_id),

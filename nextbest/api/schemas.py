@@ -96,3 +96,5 @@ class RegulationIn(_Strict):
 
 class ProfilePatch(_Strict):
     traits: dict[Text, Any] = Field(max_length=500)
+    # the trait source the values come from (schema.yaml `sources:`; trait precedence)
+    source: Text = "api"

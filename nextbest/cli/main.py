@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from nextbest.errors import ConfigError, NextbestError
+from nextbest.errors import ConfigError, NextbestError, RequestError
 from nextbest.types import DecisionRequest, Placement
 
 app = typer.Typer(
@@ -369,6 +369,9 @@ def _rows(path: Path, fmt: str) -> Iterator[dict[str, Any]]:
 def import_profiles(
     file: Annotated[Path, typer.Argument(help="CSV or Parquet file, one customer a row.")],
     id_column: Annotated[str, typer.Option(help="Column with the customer_id.")] = "customer_id",
+    source: Annotated[
+        str, typer.Option(help="The trait source (schema.yaml `sources:`) the values come from.")
+    ] = "import",
     db: DbOption = DEFAULT_DB,
     config: ConfigOption = None,
     as_json: JsonOption = False,
@@ -387,7 +390,12 @@ def import_profiles(
         from nextbest.profile.traits import validate_traits
         from nextbest.store.base import Quarantined
 
-        types = engine.config.traits
+        try:
+            engine.check_source(source)
+        except RequestError as exc:
+            raise _fail(exc.message) from None
+        types, writers = engine.config.traits, engine.config.trait_writers
+        ranks = engine.config.trait_ranks
         ts = engine.clock.now().timestamp()
         with _progress() as progress:
             task = progress.add_task(f"importing {file.name}", total=None)
@@ -401,7 +409,7 @@ def import_profiles(
                     )  # fmt: skip
                     continue
                 try:
-                    traits = validate_traits(types, row)
+                    traits = validate_traits(types, row, source=source, writers=writers)
                 except TraitError as exc:
                     rejected.append(
                         {"row": line, "field": exc.field, "message": exc.message, "record": record}
@@ -409,11 +417,11 @@ def import_profiles(
                     continue
                 batch.append((str(customer_id), traits))
                 if len(batch) >= 5000:
-                    imported += engine.store.upsert_profiles(batch, ts)
+                    imported += engine.store.upsert_profiles(batch, ts, source=source, ranks=ranks)
                     progress.advance(task, len(batch))
                     batch.clear()
             if batch:
-                imported += engine.store.upsert_profiles(batch, ts)
+                imported += engine.store.upsert_profiles(batch, ts, source=source, ranks=ranks)
         # rejected rows are kept, with why: `nextbest quarantine`
         engine.store.quarantine(
             [

@@ -191,6 +191,20 @@ class CompiledConfig:
     max_history_window: timedelta = timedelta(0)
 
     @cached_property
+    def trait_ranks(self) -> Mapping[str, int]:
+        """Trait precedence: source → rank (0 wins over 1); unlisted sources rank last."""
+        return {name: i for i, name in enumerate(self.schema.sources)}
+
+    @cached_property
+    def trait_writers(self) -> Mapping[str, frozenset[str]]:
+        """The traits only some sources may write, and those sources."""
+        return {
+            name: frozenset(spec.sources)
+            for name, spec in self.schema.profile.items()
+            if spec.sources is not None
+        }
+
+    @cached_property
     def codes(self) -> Codes:
         return Codes(
             issues={name: i for i, name in enumerate(self.issues)},

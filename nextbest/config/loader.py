@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -39,6 +40,7 @@ from nextbest.config.compiled import (
     Trigger,
 )
 from nextbest.config.models import (
+    BUILTIN_SOURCES,
     IssueFile,
     LimitPolicy,
     PoliciesFile,
@@ -53,6 +55,7 @@ from nextbest.rules import CompiledRule, RuleError, RuleType, TypeEnv, compile_r
 
 M = TypeVar("M", bound=BaseModel)
 
+_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 SETTINGS_FILE = "nextbest.yaml"
 SCHEMA_FILE = "schema.yaml"
 POLICIES_FILE = "policies.yaml"
@@ -259,6 +262,37 @@ class _Builder:
             raise ConfigError(self.problems)
         return config
 
+    def _check_sources(self, schema: SchemaFile) -> bool:
+        """Trait sources: named once each; a field writable only by known ones."""
+        src = self.sources[SCHEMA_FILE]
+        ok = True
+        for i, name in enumerate(schema.sources):
+            if not _NAME.match(name):
+                self.problem(src, ("sources", i), f"source `{name}`: use lower-case a-z, 0-9, -, _")
+                ok = False
+            elif name in schema.sources[:i]:
+                self.problem(src, ("sources", i), f"source `{name}` is listed twice")
+                ok = False
+        known = [*schema.sources, *(b for b in BUILTIN_SOURCES if b not in schema.sources)]
+        for field_name, spec in schema.profile.items():
+            for i, name in enumerate(spec.sources or ()):
+                if name not in known:
+                    self.problem(
+                        src,
+                        ("profile", field_name, "sources", i),
+                        f"field `{field_name}`: unknown source `{name}`"
+                        + _did_you_mean(name, known),
+                    )
+                    ok = False
+            if spec.retention is not None and spec.retention.total_seconds() <= 0:
+                self.problem(
+                    src,
+                    ("profile", field_name, "retention"),
+                    f"field `{field_name}`: the retention must be positive",
+                )
+                ok = False
+        return ok
+
     def _type_env(self, schema: SchemaFile) -> TypeEnv | None:
         src = self.sources[SCHEMA_FILE]
         types: dict[str, dict[str, RuleType]] = {"profile": {}, "context": {}}
@@ -293,6 +327,7 @@ class _Builder:
                 types["profile"][name] = (
                     RuleType.TEXT if feature.type == "text" else RuleType.NUMBER
                 )
+        ok = self._check_sources(schema) and ok
         if not ok:
             return None
         protected = frozenset(n for n, s in schema.profile.items() if s.protected)

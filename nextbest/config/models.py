@@ -58,6 +58,11 @@ class FieldSpec(_Model):
     pii: bool = False
     protected: bool = False
     description: str | None = None
+    # the only sources that may write this trait (of schema.yaml `sources:` and the
+    # built-in api, import, events); none listed: any
+    sources: list[str] | None = None
+    # how long a value is kept after it was written; the purge job removes it then
+    retention: Duration | None = None
 
 
 def _field_spec(value: object) -> object:
@@ -80,7 +85,15 @@ class FeatureSpec(_Model):
     description: str | None = None
 
 
+#: the sources of trait writes that need no declaring: PATCH /v1/profiles, `nextbest import
+#: profiles`, Segment identify events
+BUILTIN_SOURCES = ("api", "import", "events")
+
+
 class SchemaFile(_Model):
+    # trait precedence: a source listed earlier wins over one listed later; between equals,
+    # and for sources not listed, the more recent value wins
+    sources: list[str] = Field(default_factory=list)
     profile: dict[str, FieldEntry] = Field(default_factory=dict)
     context: dict[str, FieldEntry] = Field(default_factory=dict)
     features: dict[str, FeatureSpec] = Field(default_factory=dict)

@@ -31,6 +31,7 @@ from nextbest import triggers
 from nextbest.clock import Clock, SystemClock
 from nextbest.config.compiled import CompiledConfig
 from nextbest.config.loader import load_config
+from nextbest.config.models import BUILTIN_SOURCES
 from nextbest.decision.pipeline import DecisionInputs, decide
 from nextbest.errors import ConflictError, NotFoundError, RequestError
 from nextbest.learning import RESERVOIR_SUFFIX, AdmModels, PropensityModels, models_for
@@ -144,12 +145,30 @@ class Engine:
 
     # --- profiles and consents -------------------------------------------------------
 
-    def upsert_profile(self, customer_id: str, traits: dict[str, Any]) -> None:
+    def upsert_profile(self, customer_id: str, traits: dict[str, Any], source: str = "api") -> None:
+        """Validate and write traits from `source` (under trait precedence: see
+        `store.base.apply_traits`, ranked by schema.yaml `sources:`)."""
         if self.is_suppressed(customer_id):
             raise RequestError("customer_id", "the subject is suppressed (a data-subject request)")
-        clean = validate_traits(self.config.traits, traits)
+        config = self.config
+        self.check_source(source)
+        clean = validate_traits(config.traits, traits, source=source, writers=config.trait_writers)
         with self._lock:
-            self.store.upsert_profiles([(customer_id, clean)], self.clock.now().timestamp())
+            self.store.upsert_profiles(
+                [(customer_id, clean)],
+                self.clock.now().timestamp(),
+                source=source,
+                ranks=config.trait_ranks,
+            )
+
+    def check_source(self, source: str) -> None:
+        """RequestError naming `source` unless it is a declared or built-in trait source."""
+        known = [*self.config.schema.sources, *BUILTIN_SOURCES]
+        if source not in known:
+            raise RequestError(
+                "source",
+                f"unknown trait source `{source}` (one of: {', '.join(dict.fromkeys(known))})",
+            )
 
     def set_consent(self, customer_id: str, purpose: str, status: str) -> None:
         self.add_consents([self.consent_record(customer_id, status, purpose=purpose)])
@@ -225,7 +244,9 @@ class Engine:
         if not normalized:
             return []
         with self._lock:
-            apart = self.store.link_identifiers(normalized, self.clock.now().timestamp())
+            apart = self.store.link_identifiers(
+                normalized, self.clock.now().timestamp(), self._rebuild(self.config)
+            )
             limit = self.config.identity.max_people_per_identifier
             return [(ns, v) for ns, v, _ in apart if len(self.store.claimants(ns, v)) + 1 > limit]
 
@@ -271,18 +292,13 @@ class Engine:
         events, history and identifiers back, their feature windows rebuilt. NotFoundError
         for no such merge; ConflictError for one already undone."""
         with self._lock:
-            config = self.config
-
-            def rebuild(events: Sequence[EventRecord]) -> dict[str, FeatureState]:
-                return rebuild_features(config.features, events)
-
             before = self.store.get_merge(merge_id)
             if before is None:
                 raise NotFoundError("merge_id", f"no merge {merge_id}")
             if before.status != "merged":
                 raise ConflictError("merge_id", f"merge {merge_id} is already undone")
             done = self.store.unmerge(
-                merge_id, self.clock.now().timestamp(), rebuild if config.features else None
+                merge_id, self.clock.now().timestamp(), self._rebuild(self.config)
             )
             assert done is not None
             return done
@@ -330,7 +346,8 @@ class Engine:
 
     def purge(self, *, limit: int = 10_000) -> dict[str, int]:
         """Apply `retention` (nextbest.yaml): delete what each store keeps past its time,
-        and erase up to `limit` customers whose profile has been inactive too long."""
+        remove trait values older than their field's `retention` (schema.yaml), and erase
+        up to `limit` customers whose profile has been inactive too long."""
         retention = self.config.retention
         now = self.clock.now().timestamp()
         before = {
@@ -338,8 +355,15 @@ class Engine:
             for store in ("events", "decisions", "interactions", "outbox", "quarantine")
             if (ttl := getattr(retention, store)) is not None
         }
+        traits = {
+            name: now - spec.retention.total_seconds()
+            for name, spec in self.config.schema.profile.items()
+            if spec.retention is not None
+        }
         with self._lock:
             counts = self.store.purge(before) if before else {}
+            if traits:
+                counts["traits"] = self.store.expire_traits(traits)
             if retention.profiles_inactive is not None:
                 cutoff = now - retention.profiles_inactive.total_seconds()
                 gone = self.store.inactive_profiles(cutoff, limit)
@@ -380,12 +404,25 @@ class Engine:
             derive = self._feature_update(config, states) if config.features else None
             links = self._normalized_links(identities)
             new = self.store.record_events(
-                records, self.clock.now().timestamp(), derive, identities=links
+                records,
+                self.clock.now().timestamp(),
+                derive,
+                identities=links,
+                ranks=config.trait_ranks,
+                rebuild=self._rebuild(config),
             )
             if config.triggers:
                 fresh = [r for (r, _), is_new in zip(records, new, strict=True) if is_new]
                 triggers.fire(self, fresh, states if config.features else None)
             return new
+
+    @staticmethod
+    def _rebuild(config: CompiledConfig) -> FeatureUpdate | None:
+        """What recomputes profiles' feature states from their events (a merge's, an
+        unmerge's); None without features."""
+        if not config.features:
+            return None
+        return lambda events: rebuild_features(config.features, events)
 
     def _feature_update(
         self, config: CompiledConfig, states: dict[str, FeatureState]

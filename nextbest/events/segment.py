@@ -151,7 +151,13 @@ def ingest(engine: Any, messages: list[Message], prefix: str = "") -> dict[str, 
         given = message.identify_traits()
         if message.type == "identify" and given:
             try:
-                traits = validate_traits(engine.config.traits, given, allow_unknown=True)
+                traits = validate_traits(
+                    engine.config.traits,
+                    given,
+                    allow_unknown=True,
+                    source="events",
+                    writers=engine.config.trait_writers,
+                )
             except TraitError as exc:
                 raise RequestError(f"{where}traits.{exc.field}", exc.message) from None
         outcome = _outcome(message)

@@ -154,9 +154,16 @@ def coerce_traits(types: Mapping[str, RuleType], raw: Mapping[str, Any]) -> dict
 
 
 def validate_traits(
-    types: Mapping[str, RuleType], raw: Mapping[str, Any], *, allow_unknown: bool = False
+    types: Mapping[str, RuleType],
+    raw: Mapping[str, Any],
+    *,
+    allow_unknown: bool = False,
+    source: str | None = None,
+    writers: Mapping[str, frozenset[str]] | None = None,
 ) -> dict[str, Any]:
-    """Check an incoming trait update; return JSON-able values or raise TraitError."""
+    """Check an incoming trait update from `source`; return JSON-able values or raise
+    TraitError. `writers`: the traits only some sources may write (schema.yaml `sources:`
+    of a field)."""
     clean: dict[str, Any] = {}
     for name, value in raw.items():
         rtype = types.get(name)
@@ -164,6 +171,11 @@ def validate_traits(
             if allow_unknown:
                 continue
             raise TraitError(name, "not a profile field in schema.yaml")
+        allowed = (writers or {}).get(name)
+        if allowed is not None and source not in allowed:
+            raise TraitError(
+                name, f"written only by {', '.join(sorted(allowed))}, not by `{source}`"
+            )
         if value is None or (isinstance(value, str) and value == ""):
             clean[name] = None
             continue

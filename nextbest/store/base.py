@@ -79,11 +79,54 @@ class OutcomeRecord:
         )
 
 
+#: per trait, who wrote the value the profile holds and when it was true: [source, ts]
+TraitSources = dict[str, list[Any]]
+
+
+def apply_traits(
+    traits: dict[str, Any],
+    sources: TraitSources,
+    update: Mapping[str, Any],
+    source: str,
+    ts: float,
+    ranks: Mapping[str, int],
+) -> None:
+    """Trait precedence, in place: each value of `update` (None removes the trait) replaces
+    the one held unless that came from a source of higher priority (lower rank; sources
+    without a rank rank last), or from one of equal priority with a later time. A value
+    with no recorded source yields to any write."""
+    rank = ranks.get(source, len(ranks))
+    for key, value in update.items():
+        held = sources.get(key)
+        if held is not None:
+            held_rank = ranks.get(held[0], len(ranks))
+            if held_rank < rank or (held_rank == rank and held[1] > ts):
+                continue
+        if value is None:
+            traits.pop(key, None)
+        else:
+            traits[key] = value
+        sources[key] = [source, ts]
+
+
 class ProfileStore(Protocol):
     def get_profile(self, customer_id: str) -> dict[str, Any] | None: ...
 
-    def upsert_profiles(self, profiles: Sequence[tuple[str, Mapping[str, Any]]], ts: float) -> int:
-        """Merge traits key by key into existing profiles (creating new ones); one transaction."""
+    def trait_sources(self, customer_id: str) -> TraitSources:
+        """Who wrote each of the profile's traits (and removals), and when."""
+        ...
+
+    def upsert_profiles(
+        self,
+        profiles: Sequence[tuple[str, Mapping[str, Any]]],
+        ts: float,
+        *,
+        source: str | None = None,
+        ranks: Mapping[str, int] | None = None,
+    ) -> int:
+        """Merge traits key by key into existing profiles (creating new ones); one
+        transaction. With a `source`, under trait precedence (`apply_traits`, the values
+        true at `ts`); without, as given (generated data), recording no source."""
         ...
 
     def count_profiles(self) -> int: ...
@@ -239,12 +282,15 @@ class EventStore(Protocol):
         ts: float,
         features: FeatureUpdate | None = None,
         identities: Sequence[tuple[str, str, str]] = (),
+        ranks: Mapping[str, int] | None = None,
+        rebuild: FeatureUpdate | None = None,
     ) -> list[bool]:
         """Insert the events not seen before (by message_id) and, for each new one, merge
-        its traits (if any) into its customer's profile; save the feature states `features`
+        its traits (if any) into its customer's profile (source `events`, true at the
+        event's time, under trait precedence with `ranks`: `apply_traits`); save the feature states `features`
         derives from the new events; then link the (namespace, value, customer)
-        identifiers (as `link_identifiers`: a merge it makes takes the batch's events,
-        traits and windows along) — all in one transaction. Returns, per event, whether it
+        identifiers (as `link_identifiers`, with `rebuild`: a merge it makes takes the
+        batch's events, traits and windows along) — all in one transaction. Returns, per event, whether it
         was new. (Identifiers are linked for resent events too: linking again changes
         nothing.)"""
         ...
@@ -268,13 +314,17 @@ class EventStore(Protocol):
 
 class IdentityStore(Protocol):
     def link_identifiers(
-        self, links: Sequence[tuple[str, str, str]], ts: float
+        self,
+        links: Sequence[tuple[str, str, str]],
+        ts: float,
+        rebuild: FeatureUpdate | None = None,
     ) -> list[tuple[str, str, str]]:
         """Point each (namespace, value) at its customer, in order, in one transaction: an
         unowned identifier, or one on an anonymous profile (`anonymous:…`), moves to the
-        customer; one on another known customer's profile stays there. The claims of known
-        customers on identifiers another one owns after the batch are kept apart and
-        returned as (namespace, value, customer)."""
+        customer (merging the profile: see MergeStore; `rebuild` recomputes the merged
+        profile's feature state from its events); one on another known customer's profile
+        stays there. The claims of known customers on identifiers another one owns after
+        the batch are kept apart and returned as (namespace, value, customer)."""
         ...
 
     def owner(self, namespace: str, value: str) -> str | None: ...
@@ -296,15 +346,6 @@ def is_anonymous(customer_id: str) -> bool:
     return customer_id.startswith("anonymous:")
 
 
-def union_feature_states(into: FeatureState, other: FeatureState) -> FeatureState:
-    """Two customers' feature states as one: each feature's pairs of both, in time order
-    (a later update prunes what no window can hold any more)."""
-    out = {name: [list(p) for p in pairs] for name, pairs in into.items()}
-    for name, pairs in other.items():
-        out[name] = sorted([*out.get(name, []), *(list(p) for p in pairs)], key=lambda p: p[0])
-    return out
-
-
 class Merge(NamedTuple):
     """An anonymous profile merged into a known customer's, as journaled."""
 
@@ -321,26 +362,50 @@ class Merge(NamedTuple):
 MOVED = ("events", "decisions", "interactions", "outbox", "identifiers")
 
 
+def merged_profile(
+    into: Mapping[str, Any] | None, other: Mapping[str, Any] | None, ts: float
+) -> dict[str, Any]:
+    """Two profile rows (`{"traits", "sources", "updated_ts"}`) as one: the other's traits
+    fill the gaps of `into`'s, whose own win; with the sources of the values kept."""
+    empty: dict[str, Any] = {"traits": {}, "sources": {}}
+    a, b = into or empty, other or empty
+    return {
+        "traits": {**b["traits"], **a["traits"]},
+        "sources": {**b["sources"], **a["sources"]},
+        "updated_ts": into["updated_ts"] if into else ts,
+    }
+
+
+def restored_visitor(now: Mapping[str, Any] | None, journal: Mapping[str, Any]) -> dict[str, Any]:
+    """The anonymous profile an unmerge brings back: as journaled — under the traits of a
+    profile made for it since, which win."""
+    back = dict(journal["from_profile"])
+    return back if now is None else merged_profile(now, back, back["updated_ts"])
+
+
 def unmerged_traits(
     journal: Mapping[str, Any], current: Mapping[str, Any] | None
 ) -> dict[str, Any] | None:
-    """The known profile (`{"traits", "updated_ts"}`) once a merge is undone, from its
-    journal (`into_profile` before, `merged_traits` after) and the profile now; None: no
-    profile. A trait the merge set that nobody changed since goes back to its value before
-    (or away); one changed since keeps its new value."""
+    """The known profile row (`{"traits", "sources", "updated_ts"}`) once a merge is
+    undone, from its journal (`into_profile` before, `merged_traits` after) and the row
+    now; None: no profile. A trait the merge set that nobody changed since goes back to its
+    value before (or away), with its source; one changed since keeps its new value."""
     if current is None:
         return None
     before, merged = journal["into_profile"], journal["merged_traits"]
     if current["traits"] == merged:
         return None if before is None else dict(before)
-    traits = dict(current["traits"])
+    traits, sources = dict(current["traits"]), dict(current["sources"])
     for key, value in merged.items():
         if key in traits and traits[key] == value:
             if before is not None and key in before["traits"]:
                 traits[key] = before["traits"][key]
+                sources[key] = before["sources"].get(key)
             else:
                 del traits[key]
-    return {"traits": traits, "updated_ts": current["updated_ts"]}
+                sources.pop(key, None)
+    sources = {k: v for k, v in sources.items() if v is not None}
+    return {"traits": traits, "sources": sources, "updated_ts": current["updated_ts"]}
 
 
 class MergeStore(Protocol):
@@ -349,8 +414,9 @@ class MergeStore(Protocol):
     of an anonymous profile moves to a known customer, the whole anonymous profile merges
     into the known one in the same transaction — its traits fill the known profile's gaps
     (the known customer's own values win), its events, decisions, history rows, outbox
-    rows and identifiers become the customer's, its feature windows join the customer's,
-    and the journal keeps what it takes to undo exactly that. A pair once unmerged does
+    rows and identifiers become the customer's, the customer's feature state is recomputed
+    from all its events now (the link's `rebuild`; exactly what `nextbest features rebuild`
+    would give), and the journal keeps what it takes to undo exactly that. A pair once unmerged does
     not merge again on its own: the identifiers stay on the anonymous profile and the
     customer's claim is kept apart, as for a shared identifier."""
 
@@ -360,12 +426,12 @@ class MergeStore(Protocol):
 
     def get_merge(self, merge_id: int) -> Merge | None: ...
 
-    def unmerge(self, merge_id: int, ts: float, features: FeatureUpdate | None) -> Merge | None:
+    def unmerge(self, merge_id: int, ts: float, rebuild: FeatureUpdate | None) -> Merge | None:
         """Undo a merge, in one transaction: the anonymous profile comes back with its
         traits; the known profile's traits that the merge set and nobody changed since go
         back to what they were; events, decisions, history and outbox rows and identifiers
         return (events that arrived since with only the anonymous profile's anonymous id
-        too); both customers' feature states are rebuilt by `features` from their events
+        too); both customers' feature states are recomputed by `rebuild` from their events
         in stored order. None if there is no such merge; a merge already undone is
         returned unchanged."""
         ...
@@ -475,6 +541,12 @@ class SubjectStore(Protocol):
         """Delete the records older than each store's cutoff (`events`, `decisions` with
         their actions, `interactions`, `outbox`, `quarantine` → epoch seconds), in one
         transaction; rows removed per store."""
+        ...
+
+    def expire_traits(self, before: Mapping[str, float]) -> int:
+        """Remove each named trait (and its source) from every profile where it was
+        written before its cutoff (a value with no recorded source counts as written at
+        the profile's last update), in one transaction; how many values went."""
         ...
 
     def inactive_profiles(self, before: float, limit: int) -> list[str]:

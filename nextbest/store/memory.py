@@ -24,8 +24,11 @@ from nextbest.store.base import (
     Regulation,
     StoredDecision,
     TrainingRow,
+    TraitSources,
+    apply_traits,
     is_anonymous,
-    union_feature_states,
+    merged_profile,
+    restored_visitor,
     unmerged_traits,
 )
 
@@ -52,6 +55,7 @@ class MemoryStore:
         self._identities: dict[tuple[str, str], str] = {}
         self._quarantine: list[Quarantined] = []
         self._profile_ts: dict[str, float] = {}
+        self._sources: dict[str, TraitSources] = {}
         self._claims: dict[tuple[str, str], dict[str, float]] = {}
         self._merges: list[Merge | None] = []  # merge_id n is self._merges[n - 1]
         self._journals: list[dict[str, Any]] = []
@@ -66,6 +70,8 @@ class MemoryStore:
         ts: float,
         features: FeatureUpdate | None = None,
         identities: Sequence[tuple[str, str, str]] = (),
+        ranks: Mapping[str, int] | None = None,
+        rebuild: FeatureUpdate | None = None,
     ) -> list[bool]:
         new = []
         for event, traits in events:
@@ -74,13 +80,14 @@ class MemoryStore:
             if fresh:
                 self._events[event.message_id] = event
                 if traits and event.customer_id:
-                    self.upsert_profiles([(event.customer_id, traits)], ts)
+                    self._write_traits(event.customer_id, traits, "events", event.ts, ranks or {})
+                    self._profile_ts[event.customer_id] = ts
         if features is not None:
             fresh_events = [e for (e, _), f in zip(events, new, strict=True) if f]
             for cid, state in features(fresh_events).items():
                 self._features[cid] = copy.deepcopy(state)
         if identities:  # last: a merge takes the batch's events and windows with it
-            self.link_identifiers(identities, ts)
+            self.link_identifiers(identities, ts, rebuild)
         return new
 
     def customer_events(self, customer_id: str, limit: int) -> list[EventRecord]:
@@ -122,16 +129,41 @@ class MemoryStore:
         found = self._profiles.get(customer_id)
         return dict(found) if found is not None else None  # shallow: callers never mutate
 
-    def upsert_profiles(self, profiles: Sequence[tuple[str, Mapping[str, Any]]], ts: float) -> int:
+    def upsert_profiles(
+        self,
+        profiles: Sequence[tuple[str, Mapping[str, Any]]],
+        ts: float,
+        *,
+        source: str | None = None,
+        ranks: Mapping[str, int] | None = None,
+    ) -> int:
         for customer_id, traits in profiles:
+            self._write_traits(customer_id, traits, source, ts, ranks or {})
             self._profile_ts[customer_id] = ts
-            mine = self._profiles.setdefault(customer_id, {})
-            for key, value in traits.items():  # like JSON merge-patch: null removes a trait
-                if value is None:
-                    mine.pop(key, None)
-                else:
-                    mine[key] = copy.deepcopy(value)
         return len(profiles)
+
+    def _write_traits(
+        self,
+        customer_id: str,
+        traits: Mapping[str, Any],
+        source: str | None,
+        when: float,
+        ranks: Mapping[str, int],
+    ) -> None:
+        mine = self._profiles.setdefault(customer_id, {})
+        sources = self._sources.setdefault(customer_id, {})
+        if source is not None:
+            apply_traits(mine, sources, copy.deepcopy(dict(traits)), source, when, ranks)
+            return
+        for key, value in traits.items():  # like JSON merge-patch: null removes a trait
+            sources.pop(key, None)
+            if value is None:
+                mine.pop(key, None)
+            else:
+                mine[key] = copy.deepcopy(value)
+
+    def trait_sources(self, customer_id: str) -> TraitSources:
+        return copy.deepcopy(self._sources.get(customer_id, {}))
 
     def count_profiles(self) -> int:
         return len(self._profiles)
@@ -303,7 +335,10 @@ class MemoryStore:
 
     # identities
     def link_identifiers(
-        self, links: Sequence[tuple[str, str, str]], ts: float
+        self,
+        links: Sequence[tuple[str, str, str]],
+        ts: float,
+        rebuild: FeatureUpdate | None = None,
     ) -> list[tuple[str, str, str]]:
         moves: dict[tuple[str, str], list[tuple[str, str]]] = {}
         for namespace, value, customer_id in links:
@@ -319,7 +354,7 @@ class MemoryStore:
                     if self._identities[key] == dst:
                         self._identities[key] = src
             else:
-                self._merge(src, dst, ts, moved)
+                self._merge(src, dst, ts, moved, rebuild)
         # claims on identifiers that, after the batch, another customer owns
         apart = list(
             dict.fromkeys(
@@ -344,15 +379,22 @@ class MemoryStore:
     def _profile_row(self, customer_id: str) -> dict[str, Any] | None:
         if customer_id not in self._profiles:
             return None
-        traits = copy.deepcopy(self._profiles[customer_id])
-        return {"traits": traits, "updated_ts": self._profile_ts[customer_id]}
+        return copy.deepcopy(
+            {
+                "traits": self._profiles[customer_id],
+                "sources": self._sources.get(customer_id, {}),
+                "updated_ts": self._profile_ts[customer_id],
+            }
+        )
 
     def _set_profile_row(self, customer_id: str, row: Mapping[str, Any] | None) -> None:
         if row is None:
             self._profiles.pop(customer_id, None)
+            self._sources.pop(customer_id, None)
             self._profile_ts.pop(customer_id, None)
         else:
             self._profiles[customer_id] = copy.deepcopy(dict(row["traits"]))
+            self._sources[customer_id] = copy.deepcopy(dict(row["sources"]))
             self._profile_ts[customer_id] = row["updated_ts"]
 
     def _move(self, src: str, dst: str, keep: Callable[[str, Any], bool]) -> None:
@@ -375,7 +417,21 @@ class MemoryStore:
         for c in (src, dst):
             self._history[c] = [r for r in self._all if r is not _ERASED and r.customer_id == c]
 
-    def _merge(self, src: str, dst: str, ts: float, taken: Sequence[tuple[str, str]]) -> None:
+    def _rebuild_features(self, customers: Sequence[str], rebuild: FeatureUpdate | None) -> None:
+        for c in customers:
+            self._features.pop(c, None)
+        if rebuild is not None:
+            mine = [e for e in self._events.values() if e.customer_id in customers]
+            self._features.update(copy.deepcopy(dict(rebuild(mine))))
+
+    def _merge(
+        self,
+        src: str,
+        dst: str,
+        ts: float,
+        taken: Sequence[tuple[str, str]],
+        rebuild: FeatureUpdate | None,
+    ) -> None:
         journal: dict[str, Any] = {
             "from_profile": self._profile_row(src),
             "into_profile": self._profile_row(dst),
@@ -390,20 +446,13 @@ class MemoryStore:
         }
         if journal["from_profile"] is None and not any(journal[k] for k in MOVED):
             return  # nothing left of it (merged earlier in the same batch)
-        merged = {
-            **(journal["from_profile"] or {"traits": {}})["traits"],
-            **(journal["into_profile"] or {"traits": {}})["traits"],
-        }
-        journal["merged_traits"] = copy.deepcopy(merged)
+        merged = merged_profile(journal["into_profile"], journal["from_profile"], ts)
+        journal["merged_traits"] = copy.deepcopy(merged["traits"])
         if journal["from_profile"] or journal["into_profile"]:
-            stamp = (journal["into_profile"] or {"updated_ts": ts})["updated_ts"]
-            self._set_profile_row(dst, {"traits": merged, "updated_ts": stamp})
+            self._set_profile_row(dst, merged)
         self._set_profile_row(src, None)
         self._move(src, dst, lambda kind, key: True)
-        if src in self._features:
-            self._features[dst] = union_feature_states(
-                self._features.get(dst, {}), self._features.pop(src)
-            )
+        self._rebuild_features((src, dst), rebuild)
         self._merges.append(Merge(len(self._merges) + 1, ts, src, dst, "merged", None, {}))
         self._journals.append(journal)
 
@@ -420,16 +469,14 @@ class MemoryStore:
         merge = self._merges[merge_id - 1] if 0 < merge_id <= len(self._merges) else None
         return None if merge is None else self._counted(merge)
 
-    def unmerge(self, merge_id: int, ts: float, features: FeatureUpdate | None) -> Merge | None:
+    def unmerge(self, merge_id: int, ts: float, rebuild: FeatureUpdate | None) -> Merge | None:
         merge = self.get_merge(merge_id)
         if merge is None or merge.status != "merged":
             return merge
         src, dst, journal = merge.from_id, merge.into_id, self._journals[merge_id - 1]
         self._set_profile_row(dst, unmerged_traits(journal, self._profile_row(dst)))
         if journal["from_profile"] is not None:
-            now = self._profiles.get(src, {})
-            back = journal["from_profile"]
-            self._set_profile_row(src, {**back, "traits": {**back["traits"], **now}})
+            self._set_profile_row(src, restored_visitor(self._profile_row(src), journal))
         listed = {kind: {_hashable(k) for k in journal[kind]} for kind in MOVED}
         anonymous_ids = {v for n, v in journal["identifiers"] if n == "anonymous_id"}
 
@@ -445,11 +492,7 @@ class MemoryStore:
             )
 
         self._move(dst, src, back_home)
-        self._features.pop(src, None)
-        self._features.pop(dst, None)
-        if features is not None:
-            mine = [e for e in self._events.values() if e.customer_id in (src, dst)]
-            self._features.update(copy.deepcopy(dict(features(mine))))
+        self._rebuild_features((src, dst), rebuild)
         self._merges[merge_id - 1] = merge._replace(status="unmerged", unmerged_ts=ts)
         return self.get_merge(merge_id)
 
@@ -487,6 +530,7 @@ class MemoryStore:
     def subject_data(self, customer_id: str) -> dict[str, Any]:
         return {
             "profile": copy.deepcopy(self._profiles.get(customer_id)),
+            "trait_sources": self.trait_sources(customer_id),
             "consents": [r._asdict() for r in self._ledgers.get(customer_id, [])],
             "permissions": [r._asdict() for r in self._permissions.get(customer_id, [])],
             "events": [e._asdict() for e in self._events.values() if e.customer_id == customer_id],
@@ -507,6 +551,7 @@ class MemoryStore:
         events = [k for k, e in self._events.items() if e.customer_id == customer_id]
         history = self._history.pop(customer_id, [])
         self._profile_ts.pop(customer_id, None)
+        self._sources.pop(customer_id, None)
         counts = {
             "profiles": int(self._profiles.pop(customer_id, None) is not None),
             "consents": len(self._ledgers.pop(customer_id, [])),
@@ -558,6 +603,20 @@ class MemoryStore:
 
     def dropped(self) -> int:
         return sum(self._suppressed.values()) + self._dropped_gone
+
+    def expire_traits(self, before: Mapping[str, float]) -> int:
+        gone = 0
+        for customer_id, traits in self._profiles.items():
+            sources = self._sources.get(customer_id, {})
+            for name, cut in before.items():
+                if name not in traits:
+                    continue
+                held = sources.get(name)
+                if (held[1] if held else self._profile_ts[customer_id]) < cut:
+                    del traits[name]
+                    sources.pop(name, None)
+                    gone += 1
+        return gone
 
     def purge(self, before: Mapping[str, float]) -> dict[str, int]:
         counts: dict[str, int] = {}

@@ -50,8 +50,11 @@ from nextbest.store.base import (
     Regulation,
     StoredDecision,
     TrainingRow,
+    TraitSources,
+    apply_traits,
     is_anonymous,
-    union_feature_states,
+    merged_profile,
+    restored_visitor,
     unmerged_traits,
 )
 
@@ -332,19 +335,63 @@ class SQLiteStore:
         rows = self._read("SELECT traits FROM profiles WHERE customer_id = :c", c=customer_id)
         return _loads(rows[0][0]) if rows else None
 
-    def upsert_profiles(self, profiles: Sequence[tuple[str, Mapping[str, Any]]], ts: float) -> int:
+    def trait_sources(self, customer_id: str) -> TraitSources:
+        rows = self._read(
+            "SELECT trait_sources FROM profiles WHERE customer_id = :c", c=customer_id
+        )
+        return _loads(rows[0][0]) if rows else {}
+
+    def upsert_profiles(
+        self,
+        profiles: Sequence[tuple[str, Mapping[str, Any]]],
+        ts: float,
+        *,
+        source: str | None = None,
+        ranks: Mapping[str, int] | None = None,
+    ) -> int:
         if not profiles:
             return 0
-        # json_patch merges key by key (RFC 7396): a null value removes the trait
-        sql = (
-            "INSERT INTO profiles (customer_id, traits, updated_ts) VALUES (:c, json_patch('{}', :t), :ts) "
-            "ON CONFLICT(customer_id) DO UPDATE SET "
-            "traits = json_patch(profiles.traits, :t), updated_ts = excluded.updated_ts"
-        )
-        params = [{"c": cid, "t": _dumps(dict(traits)), "ts": ts} for cid, traits in profiles]
         with self._writing():
-            self._exec(sql, params)
-        return len(params)
+            if source is not None:
+                self._write_traits([(c, t, source, ts) for c, t in profiles], ts, ranks or {})
+                return len(profiles)
+            # json_patch merges key by key (RFC 7396): a null value removes the trait, and
+            # the written traits' sources (none recorded) go
+            self._exec(
+                "INSERT INTO profiles (customer_id, traits, updated_ts) "
+                "VALUES (:c, json_patch('{}', :t), :ts) ON CONFLICT(customer_id) DO UPDATE SET "
+                "traits = json_patch(profiles.traits, :t), updated_ts = excluded.updated_ts, "
+                "trait_sources = json_patch(profiles.trait_sources, :gone)",
+                [
+                    {"c": c, "t": _dumps(dict(t)), "gone": _dumps(dict.fromkeys(t)), "ts": ts}
+                    for c, t in profiles
+                ],
+            )
+        return len(profiles)
+
+    def _write_traits(
+        self,
+        writes: Sequence[tuple[str, Mapping[str, Any], str, float]],
+        ts: float,
+        ranks: Mapping[str, int],
+    ) -> None:
+        """(customer, traits, source, when true) writes in order, under trait precedence,
+        in the caller's transaction."""
+        rows = self._read_in(
+            "SELECT customer_id, traits, trait_sources FROM profiles WHERE customer_id IN ({})",
+            (c for c, *_ in writes),
+        )
+        held = {c: (_loads(t), _loads(m)) for c, t, m in rows}
+        for customer_id, traits, source, when in writes:
+            current, sources = held.setdefault(customer_id, ({}, {}))
+            apply_traits(current, sources, traits, source, when, ranks)
+        self._exec(
+            "INSERT INTO profiles (customer_id, traits, trait_sources, updated_ts) "
+            "VALUES (:c, :t, :m, :ts) ON CONFLICT(customer_id) DO UPDATE SET "
+            "traits = excluded.traits, trait_sources = excluded.trait_sources, "
+            "updated_ts = excluded.updated_ts",
+            [{"c": c, "t": _dumps(t), "m": _dumps(m), "ts": ts} for c, (t, m) in held.items()],
+        )
 
     def count_profiles(self) -> int:
         return int(self._read("SELECT count(*) FROM profiles")[0][0])
@@ -669,8 +716,11 @@ class SQLiteStore:
         ts: float,
         features: FeatureUpdate | None = None,
         identities: Sequence[tuple[str, str, str]] = (),
+        ranks: Mapping[str, int] | None = None,
+        rebuild: FeatureUpdate | None = None,
     ) -> list[bool]:
         new = []
+        writes: list[tuple[str, Mapping[str, Any], str, float]] = []
         with self._writing():
             for event, traits in events:
                 cursor = self._raw.execute(
@@ -691,17 +741,14 @@ class SQLiteStore:
                 fresh = cursor.rowcount == 1
                 new.append(fresh)
                 if fresh and traits and event.customer_id:
-                    self._raw.execute(
-                        "INSERT INTO profiles (customer_id, traits, updated_ts) "
-                        "VALUES (:c, json_patch('{}', :t), :ts) ON CONFLICT(customer_id) DO UPDATE "
-                        "SET traits = json_patch(profiles.traits, :t), updated_ts = excluded.updated_ts",
-                        {"c": event.customer_id, "t": _dumps(dict(traits)), "ts": ts},
-                    )
+                    writes.append((event.customer_id, traits, "events", event.ts))
+            if writes:
+                self._write_traits(writes, ts, ranks or {})
             if features is not None:
                 fresh_events = [e for (e, _), f in zip(events, new, strict=True) if f]
                 self._save_feature_states(features(fresh_events), ts)
             if identities:  # last: a merge takes the batch's events and windows with it
-                self._link(identities, ts)
+                self._link(identities, ts, rebuild)
         return new
 
     def _save_feature_states(self, states: Mapping[str, FeatureState], ts: float) -> None:
@@ -815,14 +862,22 @@ class SQLiteStore:
     # --- identities ---------------------------------------------------------------------
 
     def link_identifiers(
-        self, links: Sequence[tuple[str, str, str]], ts: float
+        self,
+        links: Sequence[tuple[str, str, str]],
+        ts: float,
+        rebuild: FeatureUpdate | None = None,
     ) -> list[tuple[str, str, str]]:
         if not links:
             return []
         with self._writing():
-            return self._link(links, ts)
+            return self._link(links, ts, rebuild)
 
-    def _link(self, links: Sequence[tuple[str, str, str]], ts: float) -> list[tuple[str, str, str]]:
+    def _link(
+        self,
+        links: Sequence[tuple[str, str, str]],
+        ts: float,
+        rebuild: FeatureUpdate | None = None,
+    ) -> list[tuple[str, str, str]]:
         """`link_identifiers` inside the caller's transaction."""
         pairs = list(dict.fromkeys((n, v) for n, v, _ in links))
         owners = self._owners_of(pairs)
@@ -850,7 +905,7 @@ class SQLiteStore:
                 )
                 owners.update(dict.fromkeys(taken, src))
             else:
-                self._merge(src, dst, ts, taken)
+                self._merge(src, dst, ts, taken, rebuild)
         apart = list(
             dict.fromkeys(
                 (n, v, c) for n, v, c in links if owners.get((n, v)) != c and not is_anonymous(c)
@@ -909,11 +964,52 @@ class SQLiteStore:
 
     def _profile_row(self, customer_id: str) -> dict[str, Any] | None:
         rows = self._read(
-            "SELECT traits, updated_ts FROM profiles WHERE customer_id = :c", c=customer_id
+            "SELECT traits, trait_sources, updated_ts FROM profiles WHERE customer_id = :c",
+            c=customer_id,
         )
-        return {"traits": _loads(rows[0][0]), "updated_ts": rows[0][1]} if rows else None
+        if not rows:
+            return None
+        return {
+            "traits": _loads(rows[0][0]),
+            "sources": _loads(rows[0][1]),
+            "updated_ts": rows[0][2],
+        }
 
-    def _merge(self, src: str, dst: str, ts: float, taken: Sequence[tuple[str, str]]) -> None:
+    def _put_profile_row(self, customer_id: str, row: Mapping[str, Any] | None) -> None:
+        if row is None:
+            self._exec("DELETE FROM profiles WHERE customer_id = :c", {"c": customer_id})
+            return
+        self._exec(
+            "INSERT INTO profiles (customer_id, traits, trait_sources, updated_ts) "
+            "VALUES (:c, :t, :m, :ts) ON CONFLICT(customer_id) DO UPDATE SET "
+            "traits = excluded.traits, trait_sources = excluded.trait_sources, "
+            "updated_ts = excluded.updated_ts",
+            {"c": customer_id, "t": _dumps(row["traits"]), "m": _dumps(row["sources"]),
+             "ts": row["updated_ts"]},
+        )  # fmt: skip
+
+    def _rebuild_features(
+        self, customers: Sequence[str], rebuild: FeatureUpdate | None, ts: float
+    ) -> None:
+        """Recompute these customers' feature states from their events, in stored order
+        (none without `rebuild`: no features configured), in the caller's transaction."""
+        self._exec_in("DELETE FROM feature_state WHERE customer_id IN ({})", customers)
+        if rebuild is None:
+            return
+        rows = self._read_in(
+            f"SELECT {_EVENT_COLUMNS} FROM events WHERE customer_id IN ({{}}) ORDER BY rowid",
+            customers,
+        )
+        self._save_feature_states(dict(rebuild([_event_of(r) for r in rows])), ts)
+
+    def _merge(
+        self,
+        src: str,
+        dst: str,
+        ts: float,
+        taken: Sequence[tuple[str, str]],
+        rebuild: FeatureUpdate | None,
+    ) -> None:
         """Merge anonymous profile `src` into `dst`, whose link just took `taken` of its
         identifiers, journaled (in the caller's transaction); see MergeStore."""
         journal: dict[str, Any] = {
@@ -941,28 +1037,16 @@ class SQLiteStore:
             journal[k] for k in ("events", "identifiers", "decisions", "interactions", "outbox")
         ):
             return  # nothing left of it (merged earlier in the same batch)
-        merged = {
-            **(journal["from_profile"] or {"traits": {}})["traits"],
-            **(journal["into_profile"] or {"traits": {}})["traits"],
-        }
-        journal["merged_traits"] = merged
+        merged = merged_profile(journal["into_profile"], journal["from_profile"], ts)
+        journal["merged_traits"] = merged["traits"]
         if journal["from_profile"] or journal["into_profile"]:
-            self._exec(
-                "INSERT INTO profiles (customer_id, traits, updated_ts) VALUES (:c, :t, :ts) "
-                "ON CONFLICT(customer_id) DO UPDATE SET traits = excluded.traits",
-                {"c": dst, "t": _dumps(merged), "ts": ts},
-            )
+            self._put_profile_row(dst, merged)
         for table in ("events", "identities", *(t for t, _ in self._MERGED_ROWS)):
             self._exec(
                 f"UPDATE {table} SET customer_id = :d WHERE customer_id = :s", {"d": dst, "s": src}
             )
-        states = self.feature_states([src, dst])
-        if src in states:
-            self._save_feature_states(
-                {dst: union_feature_states(states.get(dst, {}), states[src])}, ts
-            )
-        self._exec("DELETE FROM feature_state WHERE customer_id = :c", {"c": src})
-        self._exec("DELETE FROM profiles WHERE customer_id = :c", {"c": src})
+        self._rebuild_features((src, dst), rebuild, ts)
+        self._put_profile_row(src, None)
         self._exec(
             "INSERT INTO merges (ts, from_id, into_id, status, journal) "
             "VALUES (:ts, :s, :d, 'merged', :j)",
@@ -985,7 +1069,7 @@ class SQLiteStore:
         )
         return _merge_of(rows[0]) if rows else None
 
-    def unmerge(self, merge_id: int, ts: float, features: FeatureUpdate | None) -> Merge | None:
+    def unmerge(self, merge_id: int, ts: float, rebuild: FeatureUpdate | None) -> Merge | None:
         with self._writing():
             rows = self._read(
                 f"SELECT {self._MERGE_COLUMNS} FROM merges WHERE merge_id = :m", m=merge_id
@@ -993,22 +1077,9 @@ class SQLiteStore:
             if not rows or rows[0][4] != "merged":
                 return _merge_of(rows[0]) if rows else None
             src, dst, journal = rows[0][2], rows[0][3], _loads(rows[0][6])
-            restored = unmerged_traits(journal, self._profile_row(dst))
-            if restored is None:
-                self._exec("DELETE FROM profiles WHERE customer_id = :c", {"c": dst})
-            else:
-                self._exec(
-                    "UPDATE profiles SET traits = :t, updated_ts = :ts WHERE customer_id = :c",
-                    {"c": dst, "t": _dumps(restored["traits"]), "ts": restored["updated_ts"]},
-                )
+            self._put_profile_row(dst, unmerged_traits(journal, self._profile_row(dst)))
             if journal["from_profile"] is not None:
-                back = journal["from_profile"]
-                self._exec(
-                    "INSERT INTO profiles (customer_id, traits, updated_ts) VALUES (:c, :t, :ts) "
-                    "ON CONFLICT(customer_id) DO UPDATE SET "
-                    "traits = json_patch(excluded.traits, profiles.traits)",
-                    {"c": src, "t": _dumps(back["traits"]), "ts": back["updated_ts"]},
-                )
+                self._put_profile_row(src, restored_visitor(self._profile_row(src), journal))
             anonymous_ids = [v for n, v in journal["identifiers"] if n == "anonymous_id"]
             self._exec_in(
                 "UPDATE events SET customer_id = :s WHERE customer_id = :d AND message_id IN ({})",
@@ -1036,20 +1107,7 @@ class SQLiteStore:
                 "WHERE customer_id = :d AND namespace = :n AND value = :v",
                 [{"s": src, "d": dst, "n": n, "v": v} for n, v in journal["identifiers"]],
             )
-            self._exec(
-                "DELETE FROM feature_state WHERE customer_id IN (:s, :d)", {"s": src, "d": dst}
-            )
-            if features is not None:
-                events = [
-                    _event_of(r)
-                    for r in self._read(
-                        f"SELECT {_EVENT_COLUMNS} FROM events WHERE customer_id IN (:s, :d) "
-                        "ORDER BY rowid",
-                        s=src,
-                        d=dst,
-                    )
-                ]
-                self._save_feature_states(dict(features(events)), ts)
+            self._rebuild_features((src, dst), rebuild, ts)
             self._exec(
                 "UPDATE merges SET status = 'unmerged', unmerged_ts = :ts WHERE merge_id = :m",
                 {"ts": ts, "m": merge_id},
@@ -1145,6 +1203,7 @@ class SQLiteStore:
         features = self.feature_states([customer_id]).get(customer_id, {})
         return {
             "profile": self.get_profile(customer_id),
+            "trait_sources": self.trait_sources(customer_id),
             "consents": [r._asdict() for r in self.consent_ledger(customer_id)],
             "permissions": [r._asdict() for r in self.permission_ledger(customer_id)],
             "events": events,
@@ -1250,6 +1309,21 @@ class SQLiteStore:
                 for sql in self._PURGE[store]:  # the last statement's rows are the store's
                     counts[store] = self._raw.execute(sql, {"t": cutoff}).rowcount
         return counts
+
+    def expire_traits(self, before: Mapping[str, float]) -> int:
+        gone = 0
+        with self._writing():
+            for name, cut in before.items():
+                path = '$."' + name.replace('"', "") + '"'
+                cursor = self._raw.execute(
+                    "UPDATE profiles SET traits = json_remove(traits, :p), "
+                    "trait_sources = json_remove(trait_sources, :p) "
+                    "WHERE json_type(traits, :p) IS NOT NULL "
+                    "AND coalesce(json_extract(trait_sources, :p || '[1]'), updated_ts) < :cut",
+                    {"p": path, "cut": cut},
+                )
+                gone += cursor.rowcount
+        return gone
 
     def inactive_profiles(self, before: float, limit: int) -> list[str]:
         rows = self._read(

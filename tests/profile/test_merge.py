@@ -93,6 +93,7 @@ def view(engine: Engine, customer_id: str) -> dict[str, Any]:
     """Everything a profile shows: traits, identifiers, events, features, history."""
     return {
         "profile": engine.store.get_profile(customer_id),
+        "trait_sources": engine.store.trait_sources(customer_id),
         "identifiers": engine.identifiers_of(customer_id),
         "events": sorted(e.message_id for e in engine.store.customer_events(customer_id, 1000)),
         "features": engine.features_of(customer_id),
