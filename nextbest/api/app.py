@@ -13,9 +13,9 @@ import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -38,7 +38,7 @@ from nextbest.decision.engine import Engine, default_config_dir
 from nextbest.errors import ConfigError, ConflictError, NotFoundError, RequestError
 from nextbest.policies.consent import Standing
 from nextbest.profile.traits import TraitError
-from nextbest.store.base import ConsentRecord
+from nextbest.store.base import ConsentRecord, Quarantined
 
 #: how many recent history rows a profile shows
 PROFILE_HISTORY = 50
@@ -267,9 +267,30 @@ def create_app(
         "/v1/profiles/{customer_id}", tags=["profiles"], dependencies=[scope("write-profiles")]
     )
     def patch_profile(customer_id: str, body: ProfilePatch) -> dict[str, Any]:
-        """Merge validated traits into the profile (creating it); `null` removes a trait."""
-        engine.upsert_profile(customer_id, dict(body.traits), source=body.source)
+        """Merge validated traits into the profile (creating it); `null` removes a trait.
+        A rejected update is kept in the quarantine (`GET /v1/quarantine`)."""
+        try:
+            engine.upsert_profile(customer_id, dict(body.traits), source=body.source)
+        except (TraitError, RequestError) as exc:
+            field = f"traits.{exc.field}" if isinstance(exc, TraitError) else exc.field
+            record = {"customer_id": customer_id, **body.model_dump(mode="json")}
+            engine.store.quarantine(
+                [Quarantined(engine.clock.now().timestamp(), "api:/v1/profiles", customer_id,
+                             field, exc.message, record)]
+            )  # fmt: skip
+            raise
         return _profile(customer_id, engine.store.get_profile(customer_id) or {})
+
+    @app.get("/v1/quarantine", tags=["profiles"], dependencies=[scope("read-quarantine")])
+    def get_quarantine(
+        source: Annotated[str | None, Query(max_length=300)] = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> dict[str, Any]:
+        """Records the engine could not accept — from the API, imports — newest first, each
+        with its source (`api:/v1/batch`, `import:events:FILE`, …), position, the offending
+        field and the reason."""
+        rows = engine.store.quarantined(source=source, limit=limit)
+        return {"quarantine": [{**r._asdict(), "ts": _iso(r.ts)} for r in rows]}
 
     @app.get(
         "/v1/profiles/{customer_id}/merges",
@@ -402,6 +423,7 @@ def create_app(
             },
             "features": engine.features_of(customer_id),
             "identifiers": [list(i) for i in engine.identifiers_of(customer_id)],
+            "shared_identifiers": engine.shared_identifiers(customer_id),
             "consents": engine.store.get_consents(customer_id),
             "history": [row._asdict() for row in history],
         }

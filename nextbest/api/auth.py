@@ -17,7 +17,9 @@ from nextbest.store.base import ApiKey, Store
 
 ROLES = ("channel", "agent", "marketer", "data-scientist", "auditor", "admin")
 
-READS = frozenset({"read-decisions", "read-profiles", "read-config", "read-models"})
+READS = frozenset(
+    {"read-decisions", "read-profiles", "read-config", "read-models", "read-quarantine"}
+)
 #: role → what it may do
 SCOPES: dict[str, frozenset[str]] = {
     "channel": frozenset({"decide", "outcomes", "ingest", "write-consents"}),

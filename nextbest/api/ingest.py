@@ -10,6 +10,7 @@ Success is Segment's `200 {"success": true}`.
 from __future__ import annotations
 
 import json
+import re
 import zlib
 from typing import Any
 
@@ -18,8 +19,9 @@ from starlette.concurrency import run_in_threadpool
 
 from nextbest.api.auth import authorize
 from nextbest.api.problems import problem
-from nextbest.errors import RequestError
+from nextbest.errors import NotFoundError, RequestError
 from nextbest.events.segment import MAX_BATCH_BYTES, MAX_BATCH_EVENTS, TYPES, ingest, parse
+from nextbest.store.base import Quarantined
 
 BATCH_LEVEL = ("context", "integrations")  # batch fields each message inherits
 
@@ -46,6 +48,27 @@ async def _body(request: Request) -> Any:
         raise RequestError("body", "is not valid JSON") from None
 
 
+_POSITION = re.compile(r"^batch\[(\d+)\]")
+
+
+def accept(engine: Any, items: list[Any], prefix: str, source: str) -> None:
+    """Ingest the messages — or, if one is rejected (a 422 or 404 follows, and nothing of
+    the request is written), keep that message in the quarantine with the field and the
+    reason before the error goes on: a bad record is never silently lost."""
+    try:
+        ingest(engine, parse(items, prefix), prefix)
+    except (RequestError, NotFoundError) as exc:
+        found = _POSITION.match(exc.field)
+        position, record = (
+            (found.group(0), items[int(found.group(1))]) if found else (None, items[0])
+        )
+        engine.store.quarantine(
+            [Quarantined(engine.clock.now().timestamp(), source, position, exc.field,
+                         exc.message, record)]
+        )  # fmt: skip
+        raise
+
+
 def register(app: FastAPI, engine: Any, auth: bool) -> None:
     def check(request: Request, data: Any) -> None:
         if not auth:
@@ -64,7 +87,7 @@ def register(app: FastAPI, engine: Any, auth: bool) -> None:
         data = {k: v for k, v in data.items() if k != "writeKey"}
         if data.setdefault("type", kind) != kind:
             raise RequestError("type", f"must be `{kind}` on /v1/{kind}")
-        await run_in_threadpool(ingest, engine, parse([data], ""))
+        await run_in_threadpool(accept, engine, [data], "", f"api:/v1/{kind}")
         return {"success": True}
 
     def endpoint(kind: str) -> Any:
@@ -102,7 +125,7 @@ def register(app: FastAPI, engine: Any, auth: bool) -> None:
                     if field in data and field not in item:
                         item = {**item, field: data[field]}
             merged.append(item)
-        await run_in_threadpool(ingest, engine, parse(merged, "batch"), "batch")
+        await run_in_threadpool(accept, engine, merged, "batch", "api:/v1/batch")
         return {"success": True}
 
     @app.exception_handler(TooLarge)

@@ -283,6 +283,18 @@ class Engine:
             if is_anonymous(owner) or others + 1 <= limit
         }
 
+    def shared_identifiers(self, customer_id: str) -> list[dict[str, Any]]:
+        """The customer's identifiers that other known people claim too, beyond
+        `identity.max_people_per_identifier`: flagged (a shared device or mailbox), kept
+        on this profile, never merged."""
+        limit = self.config.identity.max_people_per_identifier
+        out = []
+        for namespace, value in self.store.identifiers_of(customer_id):
+            others = self.store.claimants(namespace, value)
+            if len(others) + 1 > limit:
+                out.append({"namespace": namespace, "value": value, "claimants": others})
+        return out
+
     def merges(self, customer_id: str) -> list[Merge]:
         """The journaled merges into or from a profile, oldest first."""
         return self.store.merges(customer_id)

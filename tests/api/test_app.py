@@ -297,6 +297,7 @@ ROUTES: list[tuple[str, str, Any, set[str]]] = [
     ("GET", "/v1/regulations/reg_x", None, {"admin"}),
     ("GET", "/v1/profiles/c1/merges", None, {"agent", "auditor", "admin"}),
     ("POST", "/v1/merges/1/unmerge", None, {"admin"}),
+    ("GET", "/v1/quarantine", None, {"auditor", "admin"}),
 ]
 ROUTE_IDS = [f"{m} {p}" for m, p, _, _ in ROUTES]
 

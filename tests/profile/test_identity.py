@@ -181,6 +181,12 @@ def test_lookup_over_http() -> None:
             assert found.status_code == 200, (query, found.text)
             assert found.json()["customer_id"] == "u7"
         assert ["email", "ada@example.org"] in found.json()["identifiers"]
+        assert found.json()["shared_identifiers"] == []
+        other = {"userId": "u8", "anonymousId": "cookie-9"}  # a second person, same device
+        assert client.post("/v1/identify", json=other).status_code == 200
+        assert client.get("/v1/profiles/u7").json()["shared_identifiers"] == [
+            {"namespace": "anonymous_id", "value": "cookie-9", "claimants": ["u8"]}
+        ]
         for query, status, field in (
             ("phone=12", 422, "phone"),
             ("email=a@b.org&phone=%2B491712345678", 422, "query"),
