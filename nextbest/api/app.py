@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
+import orjson
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -190,7 +191,9 @@ def create_app(
         doc["placements"] = placements
         if not body.explain:
             doc.pop("removed", None)
-        return JSONResponse(doc)
+        return Response(
+            orjson.dumps(doc, option=orjson.OPT_SERIALIZE_NUMPY), media_type="application/json"
+        )
 
     @app.get(
         "/v1/decisions/{decision_id}", tags=["decisions"], dependencies=[scope("read-decisions")]

@@ -15,7 +15,7 @@ placement, at most `max_per_group` per group, no action twice, fallback).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -51,6 +51,9 @@ BoolArray = npt.NDArray[np.bool_]
 SAMPLE_BUDGET = 8192
 #: how many more draws a one-slot request gets (it is estimated with array operations only)
 SINGLE_SLOT_FACTOR = 8
+#: a redrawn slate is first arbitrated over this many best draws a slot (at least HEAD_MIN)
+HEAD_PER_SLOT = 4
+HEAD_MIN = 16
 #: model factors named in an explained action's reasons
 TOP_FACTORS = 3
 #: the random model control group's propensities
@@ -528,6 +531,11 @@ def _selection_probabilities(
     k = max(4, min(wanted, SAMPLE_BUDGET // len(c_idx)))
     samples = posterior.take(contenders).sample(rng, k) * scale[contenders]
     tally: dict[tuple[int, int], int] = dict.fromkeys(picked, 1)
+    if not single_slot:
+        for p, a, _ in _redraws(samples, c_idx, in_placement, counts, groups, max_per_group,
+                                fallbacks, alive):  # fmt: skip
+            tally[(p, a)] = tally.get((p, a), 0) + 1
+        return {key: count / (k + 1) for key, count in tally.items() if key in picked}
     # `c_idx` is ascending, so a stable sort breaks ties by definition order, as `_order` does
     orders = np.argsort(-samples, axis=1, kind="stable")
     if single_slot:
@@ -543,14 +551,55 @@ def _selection_probabilities(
             tally[(0, int(a))] = tally.get((0, int(a)), 0) + int(n)
         if fb is not None and alive[fb] and not found.all():
             tally[(0, fb)] = tally.get((0, fb), 0) + int((~found).sum())
-        return {key: n / (k + 1) for key, n in tally.items() if key in picked}
+    return {key: n / (k + 1) for key, n in tally.items() if key in picked}
+
+
+def _redraws(
+    samples: FloatArray,
+    c_idx: IntArray,
+    in_placement: Sequence[BoolArray],
+    counts: Sequence[int],
+    groups: IntArray,
+    max_per_group: int,
+    fallbacks: Sequence[int | None],
+    alive: BoolArray,
+) -> Iterator[tuple[int, int, bool]]:
+    """The picks of the greedy arbitration over each row of redrawn priorities.
+
+    A slate rarely reaches far down the order, so each row is sorted only in its best
+    `HEAD_PER_SLOT × slots` positive draws; a row whose slate those do not fill (and that
+    has more positive draws) is arbitrated again over its whole order. Either way the picks
+    are those of the whole stable order: the greedy pass takes the same actions in the
+    same order until the slate is full."""
+    k, n = samples.shape
+    slots = sum(counts)
+    head = min(n, max(HEAD_MIN, HEAD_PER_SLOT * slots))
+    if head < n:
+        part = np.argpartition(-samples, head - 1, axis=1)[:, :head]
+        values = np.take_along_axis(samples, part, axis=1)
+        # ties (by value) go to the action defined first: `c_idx` is ascending
+        within = np.lexsort((part, -values), axis=1)
+        top = np.take_along_axis(part, within, axis=1)
+        top_values = np.take_along_axis(values, within, axis=1)
+    else:
+        top = np.argsort(-samples, axis=1, kind="stable")
+        top_values = np.take_along_axis(samples, top, axis=1)
     actions = c_idx.tolist()
     masks = [m[c_idx].tolist() for m in in_placement]
     c_groups = groups[c_idx].tolist()
-    for row, order in zip(samples.tolist(), orders.tolist(), strict=True):
-        other = _select_lists(
-            row, actions, order, masks, counts, c_groups, max_per_group, fallbacks, alive
+    positive = [1.0] * n  # the orders passed hold only positive draws
+    live = top_values > 0
+    cut = live[:, -1] if head < n else np.zeros(k, dtype=bool)  # more positives beyond
+    for r, (order, keep) in enumerate(zip(top.tolist(), live.tolist(), strict=True)):
+        shown = [pos for pos, ok in zip(order, keep, strict=True) if ok]
+        slate = _select_lists(
+            positive, actions, shown, masks, counts, c_groups, max_per_group, fallbacks, alive
         )
-        for p, a, _ in other.picks:
-            tally[(p, a)] = tally.get((p, a), 0) + 1
-    return {key: count / (k + 1) for key, count in tally.items() if key in picked}
+        if cut[r] and sum(not fb for _, _, fb in slate.picks) < slots:
+            row = samples[r]
+            full = np.argsort(-row, kind="stable").tolist()
+            slate = _select_lists(
+                row.tolist(), actions, full, masks, counts, c_groups, max_per_group,
+                fallbacks, alive,
+            )  # fmt: skip
+        yield from slate.picks
