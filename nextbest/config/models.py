@@ -201,6 +201,9 @@ class RetentionSpec(_Model):
     interactions: Duration | None = None  # impressions and outcomes
     outbox: Duration | None = None
     quarantine: Duration | None = None
+    # merge journal rows (they hold profile traits): older merges can no longer be undone,
+    # an undone one keeps only that it was undone (so the pair still does not re-merge)
+    merges: Duration | None = None
     # a profile not updated for this long is erased with everything about it
     profiles_inactive: Duration | None = None
 

@@ -364,7 +364,7 @@ class Engine:
         now = self.clock.now().timestamp()
         before = {
             store: now - ttl.total_seconds()
-            for store in ("events", "decisions", "interactions", "outbox", "quarantine")
+            for store in ("events", "decisions", "interactions", "outbox", "quarantine", "merges")
             if (ttl := getattr(retention, store)) is not None
         }
         traits = {

@@ -539,8 +539,10 @@ class SubjectStore(Protocol):
 
     def purge(self, before: Mapping[str, float]) -> dict[str, int]:
         """Delete the records older than each store's cutoff (`events`, `decisions` with
-        their actions, `interactions`, `outbox`, `quarantine` → epoch seconds), in one
-        transaction; rows removed per store."""
+        their actions, `interactions`, `outbox`, `quarantine`, `merges` → epoch seconds), in
+        one transaction; rows removed per store. A merge's journal past its time goes (the
+        merge can no longer be undone); an undone merge keeps its row without the journal,
+        so the pair still does not merge again."""
         ...
 
     def expire_traits(self, before: Mapping[str, float]) -> int:

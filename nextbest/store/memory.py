@@ -463,7 +463,7 @@ class MemoryStore:
 
     def _counted(self, merge: Merge) -> Merge:
         journal = self._journals[merge.merge_id - 1]
-        return merge._replace(moved={k: len(journal[k]) for k in MOVED})
+        return merge._replace(moved={k: len(journal.get(k, ())) for k in MOVED})
 
     def get_merge(self, merge_id: int) -> Merge | None:
         merge = self._merges[merge_id - 1] if 0 < merge_id <= len(self._merges) else None
@@ -645,6 +645,14 @@ class MemoryStore:
             kept_q = [r for r in self._quarantine if r.ts >= before["quarantine"]]
             counts["quarantine"] = len(self._quarantine) - len(kept_q)
             self._quarantine = kept_q
+        if "merges" in before:
+            counts["merges"] = 0
+            for i, m in enumerate(self._merges):
+                if m is not None and m.ts < before["merges"]:
+                    self._journals[i] = {}
+                    if m.status == "merged":
+                        self._merges[i] = None
+                        counts["merges"] += 1
         return counts
 
     def inactive_profiles(self, before: float, limit: int) -> list[str]:

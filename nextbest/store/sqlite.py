@@ -80,7 +80,7 @@ def _event_of(r: Sequence[Any]) -> EventRecord:
 def _merge_of(r: Sequence[Any]) -> Merge:
     """A merges row as a record, with the counts of what moved."""
     journal = _loads(r[6])
-    moved = {k: len(journal[k]) for k in MOVED}
+    moved = {k: len(journal.get(k, ())) for k in MOVED}  # a purged journal: none
     return Merge(int(r[0]), r[1], r[2], r[3], r[4], r[5], moved)
 
 
@@ -1300,6 +1300,10 @@ class SQLiteStore:
         "interactions": ("DELETE FROM interactions WHERE ts < :t",),
         "outbox": ("DELETE FROM outbox WHERE created_ts < :t",),
         "quarantine": ("DELETE FROM quarantine WHERE ts < :t",),
+        "merges": (
+            "UPDATE merges SET journal = '{}' WHERE status = 'unmerged' AND ts < :t",
+            "DELETE FROM merges WHERE status = 'merged' AND ts < :t",
+        ),
     }
 
     def purge(self, before: Mapping[str, float]) -> dict[str, int]:

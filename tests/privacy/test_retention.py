@@ -81,3 +81,24 @@ def test_purge_keeps_only_what_is_young_enough(store: Store) -> None:
     assert store.quarantined() == []
     assert later.purge() == {"events": 0, "decisions": 0, "interactions": 0, "quarantine": 0,
                              "profiles_inactive": 0}  # fmt: skip
+
+
+def test_old_merge_journals_go_and_an_undone_pair_stays_apart(store: Store) -> None:
+    config = make_config(
+        {"nextbest.yaml": SMALL_BANK["nextbest.yaml"] + "retention:\n  merges: 30d\n"}
+    )
+    old = Engine(store, config, clock=FixedClock(T0))
+    for n, cookie in enumerate(("a1", "a2")):
+        visit = {"type": "identify", "anonymousId": cookie, "traits": {"age": 30 + n}}
+        login = {"type": "identify", "userId": f"u{n}", "anonymousId": cookie}
+        ingest(old, parse([visit], ""))
+        ingest(old, parse([login], ""))
+    undone = old.merges("u1")[0].merge_id
+    old.unmerge(undone)
+    later = Engine(store, config, clock=FixedClock(T0 + timedelta(days=31)))
+    assert later.purge() == {"merges": 1}
+    assert later.merges("u0") == []  # the journal is gone: no longer undoable
+    [kept] = later.merges("u1")
+    assert kept.status == "unmerged" and sum(kept.moved.values()) == 0
+    ingest(later, parse([{"type": "identify", "userId": "u1", "anonymousId": "a2"}], ""))
+    assert later.lookup("anonymous_id", "a2") == "anonymous:a2"  # still apart
