@@ -53,6 +53,9 @@ class DecisionRequest:
     explain: bool = False
     # only these actions may be returned (an event trigger's); empty: any
     candidates: tuple[str, ...] = ()
+    # the namespace of the anonymous identifier the customer was recognized by (set by the
+    # engine when the request named no customer_id)
+    recognized_by: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -479,7 +479,43 @@ class Engine:
 
     # --- decisions -------------------------------------------------------------------
 
+    def recognize(self, request: DecisionRequest) -> DecisionRequest:
+        """A request with no `customer_id` but anonymous identifiers, for the profile they
+        point at: the first of `anonymous_id`, `device_id`, then the others by name, that
+        has an owner — not one shared by more known people than
+        `identity.max_people_per_identifier` allows. Else, with an `anonymous_id`, the
+        visitor's own anonymous profile (its decisions then follow it into a merge); else
+        unchanged. RequestError naming `anonymous_ids.<namespace>` for a bad value."""
+        if request.customer_id or not request.anonymous_ids:
+            return request
+        region = self.config.identity.default_region
+        limit = self.config.identity.max_people_per_identifier
+        given: dict[str, str] = {}
+        for namespace, raw in request.anonymous_ids.items():
+            if namespace == "user_id":
+                raise RequestError("anonymous_ids.user_id", "a user id is the customer_id")
+            try:
+                given[namespace] = normalize_identifier(namespace, raw, region)
+            except RequestError as exc:
+                raise RequestError(f"anonymous_ids.{namespace}", exc.message) from None
+        first = ("anonymous_id", "device_id")
+        for namespace in sorted(given, key=lambda n: (first.index(n) if n in first else 2, n)):
+            owner = self.store.owner(namespace, given[namespace])
+            if owner is None:
+                continue
+            if (
+                not is_anonymous(owner)
+                and len(self.store.claimants(namespace, given[namespace])) + 1 > limit
+            ):
+                continue  # shared: it tells who is there no better than nothing
+            return dataclasses.replace(request, customer_id=owner, recognized_by=namespace)
+        if "anonymous_id" in given:
+            visitor = f"anonymous:{given['anonymous_id']}"
+            return dataclasses.replace(request, customer_id=visitor, recognized_by="anonymous_id")
+        return request
+
     def decide(self, request: DecisionRequest) -> Decision:
+        request = self.recognize(request)
         if request.customer_id and self.is_suppressed(request.customer_id):
             # restricted: decided as for an anonymous visitor — nothing of theirs is read
             # or written
@@ -733,4 +769,5 @@ def _request_document(request: DecisionRequest) -> dict[str, Any]:
         "interaction_id": request.interaction_id,
         "explain": request.explain,
         "candidates": list(request.candidates),
+        "recognized_by": request.recognized_by,
     }
