@@ -32,8 +32,9 @@ from nextbest.clock import Clock, SystemClock
 from nextbest.config.compiled import CompiledConfig
 from nextbest.config.loader import load_config
 from nextbest.config.models import BUILTIN_SOURCES
+from nextbest.decision.identity import IdentityMixin
 from nextbest.decision.pipeline import DecisionInputs, decide
-from nextbest.errors import ConflictError, NotFoundError, RequestError
+from nextbest.errors import NotFoundError, RequestError
 from nextbest.learning import RESERVOIR_SUFFIX, AdmModels, PropensityModels, models_for
 from nextbest.learning.report import ModelReport
 from nextbest.policies.consent import (
@@ -47,7 +48,6 @@ from nextbest.privacy import digest, run_regulation
 from nextbest.profile.features import rebuild as rebuild_features
 from nextbest.profile.features import update as update_features
 from nextbest.profile.features import values as feature_values
-from nextbest.profile.identity import normalize as normalize_identifier
 from nextbest.profile.traits import coerce_traits, validate_traits
 from nextbest.store.base import (
     ConsentRecord,
@@ -56,12 +56,10 @@ from nextbest.store.base import (
     FeatureState,
     FeatureUpdate,
     InteractionRow,
-    Merge,
     OutcomeRecord,
     Regulation,
     Store,
     StoredDecision,
-    is_anonymous,
 )
 from nextbest.types import (
     NEGATIVE_OUTCOMES,
@@ -84,7 +82,7 @@ def default_config_dir() -> Path:
     return DEMO_CONFIG
 
 
-class Engine:
+class Engine(IdentityMixin):
     def __init__(
         self,
         store: Store,
@@ -225,104 +223,6 @@ class Engine:
             with self._lock:
                 self.store.set_consents(purposes, permissions)
 
-    # --- identities --------------------------------------------------------------------
-
-    def link_identity(
-        self, customer_id: str, identifiers: Iterable[tuple[str, object]]
-    ) -> list[tuple[str, str]]:
-        """Point the (namespace, value) identifiers at the customer's profile; see
-        `link_identities`."""
-        return self.link_identities([(ns, v, customer_id) for ns, v in identifiers])
-
-    def link_identities(self, links: Iterable[tuple[str, object, str]]) -> list[tuple[str, str]]:
-        """Point each (namespace, value) identifier, normalized, at its customer's profile,
-        in one transaction (see `Store.link_identifiers`); RequestError naming the
-        namespace for a value that is not one. Returns the identifiers shared by more known
-        people than `identity.max_people_per_identifier` allows — kept on their first
-        owner, flagged."""
-        normalized = self._normalized_links(links)
-        if not normalized:
-            return []
-        with self._lock:
-            apart = self.store.link_identifiers(
-                normalized, self.clock.now().timestamp(), self._rebuild(self.config)
-            )
-            limit = self.config.identity.max_people_per_identifier
-            return [(ns, v) for ns, v, _ in apart if len(self.store.claimants(ns, v)) + 1 > limit]
-
-    def _normalized_links(
-        self, links: Iterable[tuple[str, object, str]]
-    ) -> list[tuple[str, str, str]]:
-        region = self.config.identity.default_region
-        normalized = dict.fromkeys(
-            (ns, normalize_identifier(ns, v, region), c) for ns, v, c in links
-        )
-        # a user id is the customer id: that link holds without being stored
-        return [(ns, v, c) for ns, v, c in normalized if not (ns == "user_id" and v == c)]
-
-    def lookup(self, namespace: str, value: object) -> str:
-        """The customer an identifier belongs to; NotFoundError naming the namespace."""
-        normalized = normalize_identifier(namespace, value, self.config.identity.default_region)
-        owner = self.store.owner(namespace, normalized)
-        if owner is None and namespace == "user_id":
-            owner = normalized  # a user id is the customer id
-        if owner is None:
-            raise NotFoundError(namespace, f"no profile has this {namespace}")
-        return owner
-
-    def resolve_anonymous(self, anonymous_ids: Iterable[str]) -> dict[str, str]:
-        """The profile each anonymous id's events belong to: its owner's (a known customer
-        once the visitor was identified) — unless more known people claim it than
-        `identity.max_people_per_identifier` allows (a shared device), whose events stay
-        with no known person. Ids without an owner are left out."""
-        limit = self.config.identity.max_people_per_identifier
-        owners = self.store.owners("anonymous_id", anonymous_ids)
-        return {
-            aid: owner
-            for aid, (owner, others) in owners.items()
-            if is_anonymous(owner) or others + 1 <= limit
-        }
-
-    def shared_identifiers(self, customer_id: str) -> list[dict[str, Any]]:
-        """The customer's identifiers that other known people claim too, beyond
-        `identity.max_people_per_identifier`: flagged (a shared device or mailbox), kept
-        on this profile, never merged."""
-        limit = self.config.identity.max_people_per_identifier
-        out = []
-        for namespace, value in self.store.identifiers_of(customer_id):
-            others = self.store.claimants(namespace, value)
-            if len(others) + 1 > limit:
-                out.append({"namespace": namespace, "value": value, "claimants": others})
-        return out
-
-    def merges(self, customer_id: str) -> list[Merge]:
-        """The journaled merges into or from a profile, oldest first."""
-        return self.store.merges(customer_id)
-
-    def unmerge(self, merge_id: int) -> Merge:
-        """Undo a merge (see `MergeStore.unmerge`): both profiles as they were, their
-        events, history and identifiers back, their feature windows rebuilt. NotFoundError
-        for no such merge; ConflictError for one already undone."""
-        with self._lock:
-            before = self.store.get_merge(merge_id)
-            if before is None:
-                raise NotFoundError("merge_id", f"no merge {merge_id}")
-            if before.status != "merged":
-                raise ConflictError("merge_id", f"merge {merge_id} is already undone")
-            done = self.store.unmerge(
-                merge_id, self.clock.now().timestamp(), self._rebuild(self.config)
-            )
-            assert done is not None
-            return done
-
-    def identifiers_of(self, customer_id: str) -> list[tuple[str, str]]:
-        """The identifiers that point at the customer's profile (a known customer's own
-        id among them)."""
-        stored = self.store.identifiers_of(customer_id)
-        if is_anonymous(customer_id) or ("user_id", customer_id) in stored:
-            return stored
-        return sorted([*stored, ("user_id", customer_id)])
-
     # --- event triggers and the outbox ----------------------------------------------
 
     def run_outbox(self, limit: int = 1000) -> int:
@@ -428,14 +328,6 @@ class Engine:
                 triggers.fire(self, fresh, states if config.features else None)
             return new
 
-    @staticmethod
-    def _rebuild(config: CompiledConfig) -> FeatureUpdate | None:
-        """What recomputes profiles' feature states from their events (a merge's, an
-        unmerge's); None without features."""
-        if not config.features:
-            return None
-        return lambda events: rebuild_features(config.features, events)
-
     def _feature_update(
         self, config: CompiledConfig, states: dict[str, FeatureState]
     ) -> FeatureUpdate:
@@ -478,41 +370,6 @@ class Engine:
         return {"customers": len(rebuilt), "differed": differ}
 
     # --- decisions -------------------------------------------------------------------
-
-    def recognize(self, request: DecisionRequest) -> DecisionRequest:
-        """A request with no `customer_id` but anonymous identifiers, for the profile they
-        point at: the first of `anonymous_id`, `device_id`, then the others by name, that
-        has an owner — not one shared by more known people than
-        `identity.max_people_per_identifier` allows. Else, with an `anonymous_id`, the
-        visitor's own anonymous profile (its decisions then follow it into a merge); else
-        unchanged. RequestError naming `anonymous_ids.<namespace>` for a bad value."""
-        if request.customer_id or not request.anonymous_ids:
-            return request
-        region = self.config.identity.default_region
-        limit = self.config.identity.max_people_per_identifier
-        given: dict[str, str] = {}
-        for namespace, raw in request.anonymous_ids.items():
-            if namespace == "user_id":
-                raise RequestError("anonymous_ids.user_id", "a user id is the customer_id")
-            try:
-                given[namespace] = normalize_identifier(namespace, raw, region)
-            except RequestError as exc:
-                raise RequestError(f"anonymous_ids.{namespace}", exc.message) from None
-        first = ("anonymous_id", "device_id")
-        for namespace in sorted(given, key=lambda n: (first.index(n) if n in first else 2, n)):
-            owner = self.store.owner(namespace, given[namespace])
-            if owner is None:
-                continue
-            if (
-                not is_anonymous(owner)
-                and len(self.store.claimants(namespace, given[namespace])) + 1 > limit
-            ):
-                continue  # shared: it tells who is there no better than nothing
-            return dataclasses.replace(request, customer_id=owner, recognized_by=namespace)
-        if "anonymous_id" in given:
-            visitor = f"anonymous:{given['anonymous_id']}"
-            return dataclasses.replace(request, customer_id=visitor, recognized_by="anonymous_id")
-        return request
 
     def decide(self, request: DecisionRequest) -> Decision:
         request = self.recognize(request)

@@ -568,19 +568,28 @@ def _redraws(
 
     A slate rarely reaches far down the order, so each row is sorted only in its best
     `HEAD_PER_SLOT × slots` positive draws; a row whose slate those do not fill (and that
-    has more positive draws) is arbitrated again over its whole order. Either way the picks
-    are those of the whole stable order: the greedy pass takes the same actions in the
-    same order until the slate is full."""
+    has more positive draws), or whose head ends inside a run of equal draws, is arbitrated
+    again over its whole order. Either way the picks are those of the whole stable order:
+    the greedy pass takes the same actions in the same order until the slate is full."""
     k, n = samples.shape
     slots = sum(counts)
     head = min(n, max(HEAD_MIN, HEAD_PER_SLOT * slots))
+    # rows that must be arbitrated over the whole order if the head does not fill them
+    # (more positive draws beyond it), or in any case (a tie across the head's edge: which
+    # of the tied draws the stable order keeps, the partition does not know)
+    beyond = np.zeros(k, dtype=bool)
+    tied = np.zeros(k, dtype=bool)
     if head < n:
-        part = np.argpartition(-samples, head - 1, axis=1)[:, :head]
+        split = np.argpartition(-samples, head, axis=1)
+        part = split[:, :head]
         values = np.take_along_axis(samples, part, axis=1)
         # ties (by value) go to the action defined first: `c_idx` is ascending
         within = np.lexsort((part, -values), axis=1)
         top = np.take_along_axis(part, within, axis=1)
         top_values = np.take_along_axis(values, within, axis=1)
+        next_best = np.take_along_axis(samples, split[:, head : head + 1], axis=1)[:, 0]
+        beyond = next_best > 0
+        tied = beyond & (next_best == top_values[:, -1])
     else:
         top = np.argsort(-samples, axis=1, kind="stable")
         top_values = np.take_along_axis(samples, top, axis=1)
@@ -589,13 +598,12 @@ def _redraws(
     c_groups = groups[c_idx].tolist()
     positive = [1.0] * n  # the orders passed hold only positive draws
     live = top_values > 0
-    cut = live[:, -1] if head < n else np.zeros(k, dtype=bool)  # more positives beyond
     for r, (order, keep) in enumerate(zip(top.tolist(), live.tolist(), strict=True)):
         shown = [pos for pos, ok in zip(order, keep, strict=True) if ok]
         slate = _select_lists(
             positive, actions, shown, masks, counts, c_groups, max_per_group, fallbacks, alive
         )
-        if cut[r] and sum(not fb for _, _, fb in slate.picks) < slots:
+        if tied[r] or (beyond[r] and sum(not fb for _, _, fb in slate.picks) < slots):
             row = samples[r]
             full = np.argsort(-row, kind="stable").tolist()
             slate = _select_lists(

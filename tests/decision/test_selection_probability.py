@@ -67,7 +67,7 @@ def redraw_cases(draw: st.DrawFn) -> tuple[Any, ...]:
 
 
 @given(redraw_cases())
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=1500, deadline=None)
 def test_redraws_pick_what_the_whole_order_picks(case: tuple[Any, ...]) -> None:
     """Arbitrating each redraw over its best draws only gives the picks of the whole
     stable order — ties, zeros, group limits, masks and fallbacks included."""
