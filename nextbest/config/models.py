@@ -150,6 +150,9 @@ class PurposeSpec(_Model):
     direct_marketing: bool = False
     # Segment `context.consent.categoryPreferences` categories that grant or deny it
     segment_categories: list[str] = Field(default_factory=list)
+    # RudderStack `context.consentManagement` consent ids (OneTrust, Ketch or custom
+    # category ids) that grant or deny it
+    consent_ids: list[str] = Field(default_factory=list)
 
 
 class ArbitrationSpec(_Model):

@@ -14,7 +14,10 @@ What a message does, for now (identity stitching is the customer-360 issue):
   outcome (idempotent on the messageId), so tracking code can close the learning loop;
 * `context.consent.categoryPreferences` (any message type) appends a consent record, with
   source `segment` at the event's time, for every purpose that lists the category in its
-  `segment_categories` (true → granted, false → denied);
+  `segment_categories` (true → granted, false → denied); RudderStack's
+  `context.consentManagement` (`allowedConsentIds`, `deniedConsentIds`,
+  `resolutionStrategy`) does the same for the purposes' `consent_ids`, source
+  `rudderstack`;
 * where a `personalization` purpose is configured, traits of a customer without it
   (after the message's own consent preferences) are not merged into the profile; the
   answer counts them as `traits_withheld`.
@@ -266,19 +269,40 @@ def _identity_links(
 def consent_records(
     purposes: Mapping[str, PurposeSpec], message: Message, customer_id: str, ts: float
 ) -> list[ConsentRecord]:
-    """What a message's `context.consent.categoryPreferences` says about each purpose."""
-    consent = (message.context or {}).get("consent")
+    """What a message's consent context says about each purpose: Segment's
+    `context.consent.categoryPreferences` (source `segment`) and RudderStack's
+    `context.consentManagement` (source `rudderstack`), as the same ledger records."""
+    context = message.context or {}
+    consent = context.get("consent")
     preferences = consent.get("categoryPreferences") if isinstance(consent, dict) else None
-    if not isinstance(preferences, dict):
-        return []
     out = []
-    for name, spec in purposes.items():
-        said = [preferences[c] for c in spec.segment_categories if c in preferences]
-        if said and all(isinstance(v, bool) for v in said):
-            # a purpose fed by several categories is granted only if every one of them is
-            status = "granted" if all(said) else "denied"
-            out.append(ConsentRecord(customer_id, name, status, ts, source="segment"))
+    if isinstance(preferences, dict):
+        for name, spec in purposes.items():
+            said = [preferences[c] for c in spec.segment_categories if c in preferences]
+            if said and all(isinstance(v, bool) for v in said):
+                # a purpose fed by several categories is granted only if every one of them is
+                status = "granted" if all(said) else "denied"
+                out.append(ConsentRecord(customer_id, name, status, ts, source="segment"))
+    managed = context.get("consentManagement")
+    if isinstance(managed, dict):
+        allowed, denied = (_ids(managed.get(k)) for k in ("allowedConsentIds", "deniedConsentIds"))
+        any_of = str(managed.get("resolutionStrategy", "and")).lower() == "or"
+        for name, spec in purposes.items():
+            ids = set(spec.consent_ids)
+            if not ids & (allowed | denied):
+                continue  # the message says nothing about this purpose
+            # RudderStack's resolution: `and` — every id allowed; `or` — any one
+            granted = bool(ids & allowed) if any_of else ids <= allowed
+            status = "granted" if granted else "denied"
+            out.append(ConsentRecord(customer_id, name, status, ts, source="rudderstack"))
     return out
+
+
+def _ids(value: object) -> set[str]:
+    """A RudderStack consent id list (ids as text; anything else: none)."""
+    if not isinstance(value, list):
+        return set()
+    return {str(v) for v in value if isinstance(v, str | int) and not isinstance(v, bool)}
 
 
 def _apply_consents(

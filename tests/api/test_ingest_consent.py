@@ -70,3 +70,48 @@ def test_category_preferences_grant_and_deny_purposes(server: Any) -> None:
     later = identify("u-2", "c-3", {"Personalization": True}, 42)
     assert client.post("/v1/identify", json=later, headers=headers).status_code == 200
     assert client.get("/v1/profiles/u-2", headers=headers).json()["traits"] == {"age": 42}
+
+
+def rudder(
+    user: str, message_id: str, allowed: list[str], denied: list[str], **extra: Any
+) -> dict[str, Any]:
+    managed = {"provider": "oneTrust", "allowedConsentIds": allowed, "deniedConsentIds": denied}
+    return {"type": "identify", "userId": user, "messageId": message_id,
+            "timestamp": "2026-03-02T11:00:00Z", "traits": {"age": 30},
+            "context": {"consentManagement": managed | extra}}  # fmt: skip
+
+
+def test_segment_and_rudderstack_consents_become_the_same_records() -> None:
+    from nextbest.config.models import PurposeSpec
+    from nextbest.events.segment import consent_records, parse
+
+    purposes = {
+        "marketing": PurposeSpec(basis="consent", segment_categories=["Advertising", "Email"],
+                                 consent_ids=["C0004", "C0005"]),
+        "personalization": PurposeSpec(basis="consent", segment_categories=["Personalization"],
+                                       consent_ids=["C0003"]),
+    }  # fmt: skip
+
+    def records(message: dict[str, Any]) -> set[tuple[str, str]]:
+        [parsed] = parse([message], "")
+        return {(r.subject, r.status) for r in consent_records(purposes, parsed, "u", 1.0)}
+
+    segment = identify("u", "s", {"Advertising": True, "Email": True, "Personalization": False}, 30)
+    stack = rudder("u", "r", ["C0004", "C0005"], ["C0003"])
+    assert (
+        records(segment)
+        == records(stack)
+        == {("marketing", "granted"), ("personalization", "denied")}
+    )
+    [parsed] = parse([stack], "")
+    assert {r.source for r in consent_records(purposes, parsed, "u", 1.0)} == {"rudderstack"}
+    # `and` (the default): every id of a purpose must be allowed; `or`: one is enough
+    assert records(rudder("u", "a", ["C0004"], [])) == {("marketing", "denied")}
+    assert records(rudder("u", "o", ["C0004"], [], resolutionStrategy="or")) == {
+        ("marketing", "granted")
+    }
+    # ids no purpose listens to, and malformed lists, say nothing
+    assert records(rudder("u", "x", ["C0099"], [])) == set()
+    bad = rudder("u", "b", ["C0004"], [])
+    bad["context"]["consentManagement"]["allowedConsentIds"] = "C0004"
+    assert records(bad) == set()
