@@ -112,6 +112,8 @@ class Decision:
     seed: int = 0
     features: Mapping[str, Any] = field(default_factory=dict)  # the models' inputs
     model_control_group: bool = False  # scored with random propensities
+    # purposes whose consent expired or was given under an older policy: ask again
+    reconsent_required: tuple[str, ...] = ()
 
     def placement(self, name: str) -> tuple[RankedAction, ...]:
         return tuple(a for a in self.actions if a.placement == name)

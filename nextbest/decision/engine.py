@@ -439,6 +439,7 @@ class Engine(IdentityMixin):
             # decision-time predictor values: a late outcome trains on what was known then
             "features": dict(decision.features),
             "model_control_group": decision.model_control_group,
+            "reconsent_required": list(decision.reconsent_required),
         }
         stored = StoredDecision(
             decision_id=decision.decision_id,

@@ -493,6 +493,7 @@ def decide(config: CompiledConfig, models: PropensityModels, inputs: DecisionInp
         seed=inputs.seed,
         features=features,
         model_control_group=control,
+        reconsent_required=tuple(n for n, st in standing.items() if st.reconsent_required),
     )
 
 

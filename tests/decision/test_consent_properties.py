@@ -98,6 +98,20 @@ def may_return(
     return ok
 
 
+def needs_reconsent(ledger: list[ConsentRecord], name: str) -> bool:
+    """A consent purpose whose grant in force expired or predates its current policy."""
+    spec = CONFIG.purposes[name]
+    if spec.direct_marketing and in_force(
+        latest(ledger, "direct_marketing"), ("denied", "revoked")
+    ):
+        return False  # the objection is the answer, not a stale grant
+    record = latest(ledger, name)
+    if spec.basis != "consent" or record is None or record.status != "granted":
+        return False
+    expired = record.expires_ts is not None and record.expires_ts <= NOW
+    return expired or (record.policy_version or 1) < spec.policy_version
+
+
 @settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     ledger=st.lists(records, max_size=8),
@@ -127,6 +141,10 @@ def test_no_action_without_its_consent_and_permission(
         DecisionRequest(channel=channel, placements=placements, customer_id="c1", assurance_level=4)
     )
     personal = in_force(latest(purposes, "personalization"), ("granted",))
+    # the channel is told which purposes to ask again for
+    assert set(decision.reconsent_required) == {
+        name for name in CONFIG.purposes if needs_reconsent(purposes, name)
+    }
     for returned in decision.actions:
         action = CONFIG.action(returned.action_id)
         assert may_return(action, channel, purposes, permits), (action.id, purposes, permits)
