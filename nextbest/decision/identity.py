@@ -45,8 +45,7 @@ class IdentityMixin:
             apart = self.store.link_identifiers(
                 normalized, self.clock.now().timestamp(), self._rebuild(self.config)
             )
-            limit = self.config.identity.max_people_per_identifier
-            return [(ns, v) for ns, v, _ in apart if len(self.store.claimants(ns, v)) + 1 > limit]
+            return [(ns, v) for ns, v, _ in apart if self._shared(len(self.store.claimants(ns, v)))]
 
     def _normalized_links(
         self, links: Iterable[tuple[str, object, str]]
@@ -73,23 +72,21 @@ class IdentityMixin:
         once the visitor was identified) — unless more known people claim it than
         `identity.max_people_per_identifier` allows (a shared device), whose events stay
         with no known person. Ids without an owner are left out."""
-        limit = self.config.identity.max_people_per_identifier
         owners = self.store.owners("anonymous_id", anonymous_ids)
         return {
             aid: owner
             for aid, (owner, others) in owners.items()
-            if is_anonymous(owner) or others + 1 <= limit
+            if is_anonymous(owner) or not self._shared(others)
         }
 
     def shared_identifiers(self, customer_id: str) -> list[dict[str, Any]]:
         """The customer's identifiers that other known people claim too, beyond
         `identity.max_people_per_identifier`: flagged (a shared device or mailbox), kept
         on this profile, never merged."""
-        limit = self.config.identity.max_people_per_identifier
         out = []
         for namespace, value in self.store.identifiers_of(customer_id):
             others = self.store.claimants(namespace, value)
-            if len(others) + 1 > limit:
+            if self._shared(len(others)):
                 out.append({"namespace": namespace, "value": value, "claimants": others})
         return out
 
@@ -131,7 +128,6 @@ class IdentityMixin:
         if request.customer_id or not request.anonymous_ids:
             return request
         region = self.config.identity.default_region
-        limit = self.config.identity.max_people_per_identifier
         given: dict[str, str] = {}
         for namespace, raw in request.anonymous_ids.items():
             if namespace == "user_id":
@@ -145,16 +141,19 @@ class IdentityMixin:
             owner = self.store.owner(namespace, given[namespace])
             if owner is None:
                 continue
-            if (
-                not is_anonymous(owner)
-                and len(self.store.claimants(namespace, given[namespace])) + 1 > limit
-            ):
+            others = self.store.claimants(namespace, given[namespace])
+            if not is_anonymous(owner) and self._shared(len(others)):
                 continue  # shared: it tells who is there no better than nothing
             return dataclasses.replace(request, customer_id=owner, recognized_by=namespace)
         if "anonymous_id" in given:
             visitor = f"anonymous:{given['anonymous_id']}"
             return dataclasses.replace(request, customer_id=visitor, recognized_by="anonymous_id")
         return request
+
+    def _shared(self, others: int) -> bool:
+        """Whether an identifier that `others` more known people claimed is shared: more
+        people than `identity.max_people_per_identifier` allows."""
+        return others + 1 > self.config.identity.max_people_per_identifier
 
     @staticmethod
     def _rebuild(config: CompiledConfig) -> FeatureUpdate | None:
