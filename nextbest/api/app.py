@@ -39,7 +39,7 @@ from nextbest.decision.engine import Engine, default_config_dir
 from nextbest.errors import ConfigError, ConflictError, NotFoundError, RequestError
 from nextbest.policies.consent import Standing
 from nextbest.profile.traits import TraitError
-from nextbest.store.base import ConsentRecord, Quarantined
+from nextbest.store.base import ConsentRecord
 
 #: how many recent history rows a profile shows
 PROFILE_HISTORY = 50
@@ -277,10 +277,7 @@ def create_app(
         except (TraitError, RequestError) as exc:
             field = f"traits.{exc.field}" if isinstance(exc, TraitError) else exc.field
             record = {"customer_id": customer_id, **body.model_dump(mode="json")}
-            engine.store.quarantine(
-                [Quarantined(engine.clock.now().timestamp(), "api:/v1/profiles", customer_id,
-                             field, exc.message, record)]
-            )  # fmt: skip
+            engine.quarantine("api:/v1/profiles", customer_id, field, exc.message, record)
             raise
         return _profile(customer_id, engine.store.get_profile(customer_id) or {})
 

@@ -21,7 +21,6 @@ from nextbest.api.auth import authorize
 from nextbest.api.problems import problem
 from nextbest.errors import NotFoundError, RequestError
 from nextbest.events.segment import MAX_BATCH_BYTES, MAX_BATCH_EVENTS, TYPES, ingest, parse
-from nextbest.store.base import Quarantined
 
 BATCH_LEVEL = ("context", "integrations")  # batch fields each message inherits
 
@@ -62,10 +61,7 @@ def accept(engine: Any, items: list[Any], prefix: str, source: str) -> None:
         position, record = (
             (found.group(0), items[int(found.group(1))]) if found else (None, items[0])
         )
-        engine.store.quarantine(
-            [Quarantined(engine.clock.now().timestamp(), source, position, exc.field,
-                         exc.message, record)]
-        )  # fmt: skip
+        engine.quarantine(source, position, exc.field, exc.message, record)
         raise
 
 

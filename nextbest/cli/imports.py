@@ -26,7 +26,6 @@ from nextbest.cli.main import (
 )
 from nextbest.errors import RequestError
 from nextbest.events.segment import ingest, parse
-from nextbest.store.base import Quarantined
 
 BATCH = 100
 
@@ -46,10 +45,9 @@ def import_events(
     source = f"import:events:{file.name}"
     engine = _open(db, config)
     totals = {"lines": 0, "new": 0, "duplicates": 0, "dropped_suppressed": 0, "quarantined": 0}
-    now = engine.clock.now().timestamp()
 
     def hold(line: int, field: str, reason: str, record: Any) -> None:
-        engine.store.quarantine([Quarantined(now, source, str(line), field, reason, record)])
+        engine.quarantine(source, str(line), field, reason, record)
         totals["quarantined"] += 1
 
     def load(batch: list[tuple[int, Any]]) -> None:

@@ -40,7 +40,6 @@ from nextbest.config.compiled import (
     Trigger,
 )
 from nextbest.config.models import (
-    BUILTIN_SOURCES,
     IssueFile,
     LimitPolicy,
     PoliciesFile,
@@ -273,7 +272,7 @@ class _Builder:
             elif name in schema.sources[:i]:
                 self.problem(src, ("sources", i), f"source `{name}` is listed twice")
                 ok = False
-        known = [*schema.sources, *(b for b in BUILTIN_SOURCES if b not in schema.sources)]
+        known = schema.known_sources
         for field_name, spec in schema.profile.items():
             for i, name in enumerate(spec.sources or ()):
                 if name not in known:

@@ -98,6 +98,11 @@ class SchemaFile(_Model):
     context: dict[str, FieldEntry] = Field(default_factory=dict)
     features: dict[str, FeatureSpec] = Field(default_factory=dict)
 
+    @property
+    def known_sources(self) -> list[str]:
+        """Every trait source a write may name: the declared ones, then the built-in."""
+        return list(dict.fromkeys([*self.sources, *BUILTIN_SOURCES]))
+
 
 # --- nextbest.yaml -----------------------------------------------------------------------
 

@@ -31,7 +31,6 @@ from nextbest import triggers
 from nextbest.clock import Clock, SystemClock
 from nextbest.config.compiled import CompiledConfig
 from nextbest.config.loader import load_config
-from nextbest.config.models import BUILTIN_SOURCES
 from nextbest.decision.identity import IdentityMixin
 from nextbest.decision.pipeline import DecisionInputs, decide
 from nextbest.errors import NotFoundError, RequestError
@@ -57,6 +56,7 @@ from nextbest.store.base import (
     FeatureUpdate,
     InteractionRow,
     OutcomeRecord,
+    Quarantined,
     Regulation,
     Store,
     StoredDecision,
@@ -159,13 +159,21 @@ class Engine(IdentityMixin):
                 ranks=config.trait_ranks,
             )
 
+    def quarantine(
+        self, source: str, position: str | None, field: str, reason: str, record: Any
+    ) -> None:
+        """Keep a record that could not be accepted, with where it came from and why."""
+        self.store.quarantine(
+            [Quarantined(self.clock.now().timestamp(), source, position, field, reason, record)]
+        )
+
     def check_source(self, source: str) -> None:
         """RequestError naming `source` unless it is a declared or built-in trait source."""
-        known = [*self.config.schema.sources, *BUILTIN_SOURCES]
+        known = self.config.schema.known_sources
         if source not in known:
             raise RequestError(
                 "source",
-                f"unknown trait source `{source}` (one of: {', '.join(dict.fromkeys(known))})",
+                f"unknown trait source `{source}` (one of: {', '.join(known)})",
             )
 
     def set_consent(self, customer_id: str, purpose: str, status: str) -> None:

@@ -138,11 +138,11 @@ class IdentityMixin:
                 raise RequestError(f"anonymous_ids.{namespace}", exc.message) from None
         first = ("anonymous_id", "device_id")
         for namespace in sorted(given, key=lambda n: (first.index(n) if n in first else 2, n)):
-            owner = self.store.owner(namespace, given[namespace])
-            if owner is None:
+            found = self.store.owners(namespace, [given[namespace]]).get(given[namespace])
+            if found is None:
                 continue
-            others = self.store.claimants(namespace, given[namespace])
-            if not is_anonymous(owner) and self._shared(len(others)):
+            owner, others = found  # owner and claimants in one read
+            if not is_anonymous(owner) and self._shared(others):
                 continue  # shared: it tells who is there no better than nothing
             return dataclasses.replace(request, customer_id=owner, recognized_by=namespace)
         if "anonymous_id" in given:

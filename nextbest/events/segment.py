@@ -110,7 +110,7 @@ class Message(BaseModel):
     def customer_id(self) -> str:
         if self.userId is not None:
             return str(self.userId)
-        return f"anonymous:{str(self.anonymousId).strip()}"
+        return f"anonymous:{_anonymous(self.anonymousId)}"
 
 
 def parse(items: list[Any], prefix: str) -> list[Message]:

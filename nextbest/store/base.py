@@ -362,6 +362,11 @@ class Merge(NamedTuple):
 MOVED = ("events", "decisions", "interactions", "outbox", "identifiers")
 
 
+def moved_counts(journal: Mapping[str, Any]) -> dict[str, int]:
+    """`Merge.moved` from a merge's journal (a purged journal: none)."""
+    return {k: len(journal.get(k, ())) for k in MOVED}
+
+
 def merged_profile(
     into: Mapping[str, Any] | None, other: Mapping[str, Any] | None, ts: float
 ) -> dict[str, Any]:

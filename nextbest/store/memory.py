@@ -28,6 +28,7 @@ from nextbest.store.base import (
     apply_traits,
     is_anonymous,
     merged_profile,
+    moved_counts,
     restored_visitor,
     unmerged_traits,
 )
@@ -463,7 +464,7 @@ class MemoryStore:
 
     def _counted(self, merge: Merge) -> Merge:
         journal = self._journals[merge.merge_id - 1]
-        return merge._replace(moved={k: len(journal.get(k, ())) for k in MOVED})
+        return merge._replace(moved=moved_counts(journal))
 
     def get_merge(self, merge_id: int) -> Merge | None:
         merge = self._merges[merge_id - 1] if 0 < merge_id <= len(self._merges) else None

@@ -54,6 +54,7 @@ from nextbest.store.base import (
     apply_traits,
     is_anonymous,
     merged_profile,
+    moved_counts,
     restored_visitor,
     unmerged_traits,
 )
@@ -79,9 +80,7 @@ def _event_of(r: Sequence[Any]) -> EventRecord:
 
 def _merge_of(r: Sequence[Any]) -> Merge:
     """A merges row as a record, with the counts of what moved."""
-    journal = _loads(r[6])
-    moved = {k: len(journal.get(k, ())) for k in MOVED}  # a purged journal: none
-    return Merge(int(r[0]), r[1], r[2], r[3], r[4], r[5], moved)
+    return Merge(int(r[0]), r[1], r[2], r[3], r[4], r[5], moved_counts(_loads(r[6])))
 
 
 _ORJSON = (
@@ -1033,9 +1032,7 @@ class SQLiteStore:
             journal[table] = [
                 r[0] for r in self._read(f"SELECT {key} FROM {table} WHERE customer_id = :c", c=src)
             ]
-        if journal["from_profile"] is None and not any(
-            journal[k] for k in ("events", "identifiers", "decisions", "interactions", "outbox")
-        ):
+        if journal["from_profile"] is None and not any(journal[k] for k in MOVED):
             return  # nothing left of it (merged earlier in the same batch)
         merged = merged_profile(journal["into_profile"], journal["from_profile"], ts)
         journal["merged_traits"] = merged["traits"]
