@@ -346,6 +346,22 @@ def is_anonymous(customer_id: str) -> bool:
     return customer_id.startswith("anonymous:")
 
 
+def take_identifiers(
+    owners: dict[tuple[str, str], str], links: Sequence[tuple[str, str, str]]
+) -> dict[tuple[str, str], list[tuple[str, str]]]:
+    """Apply the links to `owners` in place, in order — an unowned identifier is taken, an
+    anonymous profile gives way, a known owner keeps its own — and return the moves:
+    (from an anonymous profile, to the taker) → the identifiers it took (each a merge)."""
+    moves: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for namespace, value, customer_id in links:
+        current = owners.get((namespace, value))
+        if current is None or current == customer_id or is_anonymous(current):
+            if current is not None and current != customer_id:
+                moves.setdefault((current, customer_id), []).append((namespace, value))
+            owners[(namespace, value)] = customer_id
+    return moves
+
+
 class Merge(NamedTuple):
     """An anonymous profile merged into a known customer's, as journaled."""
 

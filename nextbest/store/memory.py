@@ -30,6 +30,7 @@ from nextbest.store.base import (
     merged_profile,
     moved_counts,
     restored_visitor,
+    take_identifiers,
     unmerged_traits,
 )
 
@@ -341,14 +342,7 @@ class MemoryStore:
         ts: float,
         rebuild: FeatureUpdate | None = None,
     ) -> list[tuple[str, str, str]]:
-        moves: dict[tuple[str, str], list[tuple[str, str]]] = {}
-        for namespace, value, customer_id in links:
-            current = self._identities.get((namespace, value))
-            if current is None or current == customer_id or is_anonymous(current):
-                self._identities[(namespace, value)] = customer_id
-                if current is not None and current != customer_id:
-                    moves.setdefault((current, customer_id), []).append((namespace, value))
-        for (src, dst), moved in moves.items():
+        for (src, dst), moved in take_identifiers(self._identities, links).items():
             if any(m and m.status == "unmerged" and (m.from_id, m.into_id) == (src, dst)
                    for m in self._merges):  # fmt: skip
                 for key in moved:  # undone once: the identifiers stay where they were

@@ -56,6 +56,7 @@ from nextbest.store.base import (
     merged_profile,
     moved_counts,
     restored_visitor,
+    take_identifiers,
     unmerged_traits,
 )
 
@@ -882,13 +883,7 @@ class SQLiteStore:
         owners = self._owners_of(pairs)
         # in order: new identifiers are taken, anonymous profiles give way (each such move
         # merges the profile), a known owner keeps its own
-        moves: dict[tuple[str, str], list[tuple[str, str]]] = {}
-        for n, v, c in links:
-            current = owners.get((n, v))
-            if current is None or current == c or is_anonymous(current):
-                if current is not None and current != c:
-                    moves.setdefault((current, c), []).append((n, v))
-                owners[(n, v)] = c
+        moves = take_identifiers(owners, links)
         self._exec(
             "INSERT INTO identities (namespace, value, customer_id, ts) "
             "VALUES (:n, :v, :c, :ts) ON CONFLICT(namespace, value) DO UPDATE SET "
