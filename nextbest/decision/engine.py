@@ -33,6 +33,7 @@ from nextbest.config.compiled import CompiledConfig
 from nextbest.config.loader import load_config
 from nextbest.decision.identity import IdentityMixin
 from nextbest.decision.pipeline import DecisionInputs, decide
+from nextbest.decision.redraw import warm_up
 from nextbest.errors import NotFoundError, RequestError
 from nextbest.learning import RESERVOIR_SUFFIX, AdmModels, PropensityModels, models_for
 from nextbest.learning.report import ModelReport
@@ -104,6 +105,7 @@ class Engine(IdentityMixin):
         self.models.load_state(states)
         self.config = config
         self._activate(config)
+        warm_up()  # the selection estimate's compiled kernels, before the first decision
         if learns:
             self.catch_up()  # what was recorded but not learned before a crash
 

@@ -15,7 +15,7 @@ placement, at most `max_per_group` per group, no action twice, fallback).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -25,9 +25,10 @@ import numpy as np
 import numpy.typing as npt
 
 from nextbest.config.compiled import ENGAGEMENT_STAGES, CompiledConfig
+from nextbest.decision.redraw import redraw
 from nextbest.errors import RequestError
 from nextbest.learning.bank import model_features
-from nextbest.learning.base import Posterior, PropensityModels
+from nextbest.learning.base import KnownPropensities, Posterior, PropensityModels
 from nextbest.learning.uniform import UniformPropensities, in_control_group
 from nextbest.policies.consent import PERSONALIZATION, permission_standing, purpose_standing
 from nextbest.policies.contact import HistoryArrays, contact_blocks, quiet_hours_now
@@ -47,13 +48,10 @@ IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 
-#: at most this many (draws × contenders) beta samples for the selection-probability estimate
+#: propensities drawn for the selection-probability estimate before it stops redrawing
 SAMPLE_BUDGET = 8192
-#: how many more draws a one-slot request gets (it is estimated with array operations only)
+#: how many more draws a one-slot request gets (its draws are the cheapest to arbitrate)
 SINGLE_SLOT_FACTOR = 8
-#: a redrawn slate is first arbitrated over this many best draws a slot (at least HEAD_MIN)
-HEAD_PER_SLOT = 4
-HEAD_MIN = 16
 #: model factors named in an explained action's reasons
 TOP_FACTORS = 3
 #: the random model control group's propensities
@@ -208,34 +206,6 @@ def _select_lists(
 def _order(priority: FloatArray, idx: IntArray) -> IntArray:
     # highest priority first; ties go to the action defined first, so results are stable
     return np.lexsort((idx, -priority)).astype(np.int64)
-
-
-def _contenders(
-    lo_priority: FloatArray,
-    hi_priority: FloatArray,
-    group: IntArray,
-    slots: int,
-    max_per_group: int,
-) -> BoolArray:
-    """Actions that could still be selected in some Thompson draw.
-
-    If `slots` actions from groups that could each supply them all have a lower bound above
-    an action's upper bound, that action loses in every draw: at least `slots` better
-    actions are always available to fill every placement before it.
-    """
-    if len(lo_priority) <= slots:
-        return np.ones(len(lo_priority), dtype=bool)
-    by = np.lexsort((-lo_priority, group))
-    g_sorted = group[by]
-    starts = np.concatenate(([0], np.flatnonzero(np.diff(g_sorted)) + 1))
-    sizes = np.diff(np.concatenate((starts, [len(by)])))
-    rank_in_group = np.arange(len(by)) - np.repeat(starts, sizes)
-    keep = rank_in_group < max_per_group if max_per_group else np.ones(len(by), dtype=bool)
-    pool = lo_priority[by][keep]
-    if len(pool) < slots:
-        return np.ones(len(lo_priority), dtype=bool)
-    threshold = np.partition(pool, len(pool) - slots)[len(pool) - slots]
-    return np.asarray(hi_priority >= threshold, dtype=bool)
 
 
 def decide(config: CompiledConfig, models: PropensityModels, inputs: DecisionInputs) -> Decision:
@@ -512,103 +482,39 @@ def _selection_probabilities(
     """P(action a lands in placement p) under Thompson sampling, by Monte Carlo.
 
     There is no closed form for top-N-with-groups selection over Beta draws, so the slate is
-    re-drawn `K` times among the actions that could win at all (see `_contenders`); the
-    decision's own draw counts as one of them. Deterministic arbitration gives 1.
+    re-drawn `selection_draws` times (see `nextbest.decision.redraw`, which draws only the
+    actions that could still matter); the decision's own draw counts as one of them.
+    Deterministic arbitration gives 1.
     """
     picked = {(p, a) for p, a, _ in slate.picks}
     draws = config.arbitration.selection_draws
     if config.arbitration.exploration != "thompson" or draws == 0 or len(idx) == 0:
         return dict.fromkeys(picked, 1.0)
-    groups = config.group_idx
-    max_per_group = config.arbitration.max_per_group
-    lo, hi = posterior.bounds()
-    contenders = _contenders(lo * scale, hi * scale, groups[idx], sum(counts), max_per_group)
-    c_idx = idx[contenders]
-    if len(c_idx) == 0:
-        return dict.fromkeys(picked, 1.0)
+    _, hi = posterior.bounds()
     single_slot = len(counts) == 1 and counts[0] == 1
-    # the one-slot case is fully vectorised, so it affords SINGLE_SLOT_FACTOR times the draws
-    wanted = draws * SINGLE_SLOT_FACTOR if single_slot else draws
-    k = max(4, min(wanted, SAMPLE_BUDGET // len(c_idx)))
-    samples = posterior.take(contenders).sample(rng, k) * scale[contenders]
+    exact = isinstance(posterior, KnownPropensities)  # every draw is the mean
+    redrawn = redraw(
+        posterior.a,
+        posterior.b,
+        scale,
+        hi * scale,
+        idx,
+        in_placement,
+        counts,
+        config.group_idx,
+        config.arbitration.max_per_group,
+        fallbacks,
+        alive,
+        rows=1 if exact else draws * SINGLE_SLOT_FACTOR if single_slot else draws,
+        budget=SAMPLE_BUDGET,
+        seed=int(rng.integers(2**31)),
+        given=(posterior.mean() * scale)[None, :] if exact else None,
+    )
     tally: dict[tuple[int, int], int] = dict.fromkeys(picked, 1)
-    if not single_slot:
-        for p, a, _ in _redraws(samples, c_idx, in_placement, counts, groups, max_per_group,
-                                fallbacks, alive):  # fmt: skip
-            tally[(p, a)] = tally.get((p, a), 0) + 1
-        return {key: count / (k + 1) for key, count in tally.items() if key in picked}
-    # `c_idx` is ascending, so a stable sort breaks ties by definition order, as `_order` does
-    orders = np.argsort(-samples, axis=1, kind="stable")
-    if single_slot:
-        # one slot: the winner of each draw is its best eligible action, found for all draws
-        # at once (group limits cannot matter with a single slot)
-        fb = fallbacks[0]
-        eligible = in_placement[0][c_idx] & (c_idx != (-1 if fb is None else fb))
-        ok = (eligible[None, :] & (samples > 0))[np.arange(k)[:, None], orders]
-        first = ok.argmax(axis=1)
-        found = ok[np.arange(k), first]
-        winners = c_idx[orders[np.arange(k), first]][found]
-        for a, n in zip(*np.unique(winners, return_counts=True), strict=True):
-            tally[(0, int(a))] = tally.get((0, int(a)), 0) + int(n)
-        if fb is not None and alive[fb] and not found.all():
-            tally[(0, fb)] = tally.get((0, fb), 0) + int((~found).sum())
-    return {key: n / (k + 1) for key, n in tally.items() if key in picked}
-
-
-def _redraws(
-    samples: FloatArray,
-    c_idx: IntArray,
-    in_placement: Sequence[BoolArray],
-    counts: Sequence[int],
-    groups: IntArray,
-    max_per_group: int,
-    fallbacks: Sequence[int | None],
-    alive: BoolArray,
-) -> Iterator[tuple[int, int, bool]]:
-    """The picks of the greedy arbitration over each row of redrawn priorities.
-
-    A slate rarely reaches far down the order, so each row is sorted only in its best
-    `HEAD_PER_SLOT × slots` positive draws; a row whose slate those do not fill (and that
-    has more positive draws), or whose head ends inside a run of equal draws, is arbitrated
-    again over its whole order. Either way the picks are those of the whole stable order:
-    the greedy pass takes the same actions in the same order until the slate is full."""
-    k, n = samples.shape
-    slots = sum(counts)
-    head = min(n, max(HEAD_MIN, HEAD_PER_SLOT * slots))
-    # rows that must be arbitrated over the whole order if the head does not fill them
-    # (more positive draws beyond it), or in any case (a tie across the head's edge: which
-    # of the tied draws the stable order keeps, the partition does not know)
-    beyond = np.zeros(k, dtype=bool)
-    tied = np.zeros(k, dtype=bool)
-    if head < n:
-        split = np.argpartition(-samples, head, axis=1)
-        part = split[:, :head]
-        values = np.take_along_axis(samples, part, axis=1)
-        # ties (by value) go to the action defined first: `c_idx` is ascending
-        within = np.lexsort((part, -values), axis=1)
-        top = np.take_along_axis(part, within, axis=1)
-        top_values = np.take_along_axis(values, within, axis=1)
-        next_best = np.take_along_axis(samples, split[:, head : head + 1], axis=1)[:, 0]
-        beyond = next_best > 0
-        tied = beyond & (next_best == top_values[:, -1])
-    else:
-        top = np.argsort(-samples, axis=1, kind="stable")
-        top_values = np.take_along_axis(samples, top, axis=1)
-    actions = c_idx.tolist()
-    masks = [m[c_idx].tolist() for m in in_placement]
-    c_groups = groups[c_idx].tolist()
-    positive = [1.0] * n  # the orders passed hold only positive draws
-    live = top_values > 0
-    for r, (order, keep) in enumerate(zip(top.tolist(), live.tolist(), strict=True)):
-        shown = [pos for pos, ok in zip(order, keep, strict=True) if ok]
-        slate = _select_lists(
-            positive, actions, shown, masks, counts, c_groups, max_per_group, fallbacks, alive
-        )
-        if tied[r] or (beyond[r] and sum(not fb for _, _, fb in slate.picks) < slots):
-            row = samples[r]
-            full = np.argsort(-row, kind="stable").tolist()
-            slate = _select_lists(
-                row.tolist(), actions, full, masks, counts, c_groups, max_per_group,
-                fallbacks, alive,
-            )  # fmt: skip
-        yield from slate.picks
+    n_actions = len(alive)
+    keys, hits = np.unique(redrawn.placed * n_actions + redrawn.picked, return_counts=True)
+    for key, n in zip(keys.tolist(), hits.tolist(), strict=True):
+        pick = divmod(key, n_actions)
+        if pick in tally:
+            tally[pick] += n
+    return {key: n / (redrawn.rows + 1) for key, n in tally.items()}

@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nextbest.decision.pipeline import _redraws, _select_lists
+from nextbest.decision.pipeline import _select_lists
+from nextbest.decision.redraw import redraw
 from nextbest.testing import make_engine
 from nextbest.types import DecisionRequest, Placement
 
@@ -53,33 +54,66 @@ def test_logged_probability_matches_observed_frequency(placements: tuple[Placeme
 
 @st.composite
 def redraw_cases(draw: st.DrawFn) -> tuple[Any, ...]:
-    n = draw(st.integers(1, 60))
+    total = draw(st.integers(1, 60))  # actions in the configuration
+    # the candidates: an ascending subset of them
+    idx = np.array(sorted(draw(st.sets(st.integers(0, total - 1), min_size=1))))
     k = draw(st.integers(1, 6))
     # few distinct values: ties and zeros are common, as they are not in real draws
     values = st.sampled_from([0.0, 0.0, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9])
-    samples = np.array(draw(st.lists(st.lists(values, min_size=n, max_size=n), min_size=k,
-                                     max_size=k)))  # fmt: skip
+    n = len(idx)
+    given = np.array(draw(st.lists(st.lists(values, min_size=n, max_size=n), min_size=k,
+                                   max_size=k)))  # fmt: skip
+    # upper bounds that hold: at or above every row's value, some well above
+    slack = np.array(draw(st.lists(st.sampled_from([0.0, 0.0, 0.05, 1.0]), min_size=n,
+                                   max_size=n)))  # fmt: skip
+    hi = given.max(axis=0) + slack
     counts = draw(st.lists(st.integers(1, 3), min_size=1, max_size=3))
-    masks = [np.array(draw(st.lists(st.booleans(), min_size=n, max_size=n))) for _ in counts]
-    groups = np.array(draw(st.lists(st.integers(0, 4), min_size=n, max_size=n)))
-    fallbacks = [draw(st.none() | st.integers(0, n - 1)) for _ in counts]
-    return samples, masks, counts, groups, draw(st.integers(0, 2)), fallbacks
+    masks = [np.array(draw(st.lists(st.booleans(), min_size=total, max_size=total)))
+             for _ in counts]  # fmt: skip
+    groups = np.array(draw(st.lists(st.integers(0, 4), min_size=total, max_size=total))) * 7
+    fallbacks = [draw(st.none() | st.integers(0, total - 1)) for _ in counts]
+    alive = np.array(draw(st.lists(st.booleans(), min_size=total, max_size=total)))
+    alive[idx] = True  # candidates survived the filters; a fallback may not have
+    max_per_group = draw(st.integers(0, 2))
+    return given, hi, idx, masks, counts, groups, max_per_group, fallbacks, alive
 
 
 @given(redraw_cases())
 @settings(max_examples=1500, deadline=None)
-def test_redraws_pick_what_the_whole_order_picks(case: tuple[Any, ...]) -> None:
-    """Arbitrating each redraw over its best draws only gives the picks of the whole
-    stable order — ties, zeros, group limits, masks and fallbacks included."""
-    samples, masks, counts, groups, max_per_group, fallbacks = case
-    n = samples.shape[1]
-    c_idx = np.arange(n, dtype=np.int64)
-    alive = np.ones(n, dtype=bool)
-    fast = list(_redraws(samples, c_idx, masks, counts, groups, max_per_group, fallbacks, alive))
+def test_redraws_pick_what_the_greedy_arbitration_picks(case: tuple[Any, ...]) -> None:
+    """Drawing each redraw's candidates best bound first, and stopping once the rest cannot
+    matter, gives row by row the picks of the greedy pass over the whole stable order —
+    ties, zeros, group limits, masks and fallbacks (also ones that are not candidates, or
+    did not survive) included."""
+    given, hi, idx, masks, counts, groups, max_per_group, fallbacks, alive = case
+    ones = np.ones(len(idx))
+    redrawn = redraw(ones, ones, ones, hi, idx, masks, counts, groups, max_per_group,
+                     fallbacks, alive, rows=len(given), budget=10**6, seed=0,
+                     given=given)  # fmt: skip
+    assert redrawn.rows == len(given)
     slow = []
-    for row in samples:
+    for row in given:
         order = np.argsort(-row, kind="stable").tolist()
-        slate = _select_lists(row.tolist(), c_idx.tolist(), order, [m.tolist() for m in masks],
-                              counts, groups.tolist(), max_per_group, fallbacks, alive)  # fmt: skip
-        slow += slate.picks
-    assert fast == slow
+        slate = _select_lists(row.tolist(), idx.tolist(), order,
+                              [m[idx].tolist() for m in masks], counts,
+                              groups[idx].tolist(), max_per_group, fallbacks, alive)  # fmt: skip
+        slow += [(p, a) for p, a, _ in slate.picks]
+    assert list(zip(redrawn.placed.tolist(), redrawn.picked.tolist(), strict=True)) == slow
+
+
+def test_redraws_stop_at_the_sample_budget_and_draw_few_when_bounds_are_tight() -> None:
+    n = 500
+    idx = np.arange(n)
+    # ten clear leaders, tightly known; the rest far below with tight bounds
+    a = np.where(idx < 10, 9e5, 1e5)
+    b = 1e6 - a
+    hi = a / (a + b) + 0.01
+    everywhere = [np.ones(n, dtype=bool)]
+    common = (idx, everywhere, [3], np.zeros(n, dtype=np.int64), 0, [None], np.ones(n, bool))
+    ones = np.ones(n)
+    cheap = redraw(a, b, ones, hi, *common, rows=200, budget=8192, seed=1)
+    assert cheap.rows == 200  # the leaders fill the slate after a few draws a row
+    assert set(cheap.picked.tolist()) <= set(range(10))
+    # wide bounds: every candidate is drawn in every row, so the budget ends the redraws
+    wide = redraw(a, b, ones, np.ones(n), *common, rows=200, budget=8192, seed=1)
+    assert wide.rows == 8192 // n + 1
