@@ -176,16 +176,27 @@ class _Checkpointer(threading.Thread):
 
     def run(self) -> None:
         connection = sqlite3.connect(self.path, check_same_thread=False)
+        # one checkpointer a database file: the processes on it (API workers, a CLI
+        # import) would otherwise each hold writers back every round
+        turn = os.open(f"{self.path}-checkpoint", os.O_RDWR | os.O_CREAT, 0o600)
+        mine = False
         try:
             connection.execute("PRAGMA busy_timeout=5000")
             connection.execute(f"PRAGMA journal_size_limit={WAL_LIMIT}")
             while not self.stopped.wait(self.interval):
+                if not mine:
+                    try:  # taken over when the process that held it ends
+                        fcntl.flock(turn, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    except BlockingIOError:
+                        continue
+                    mine = True
                 connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
                 with self.writer.held():
                     connection.execute("PRAGMA wal_checkpoint(RESTART)").fetchall()
         except sqlite3.Error:
             pass  # checkpointing is an optimisation; close() checkpoints in any case
         finally:
+            os.close(turn)  # and with it the turn
             connection.close()
 
 
@@ -260,7 +271,7 @@ class SQLiteStore:
             yield
 
     @classmethod
-    def open(cls, path: str | Path) -> SQLiteStore:
+    def open(cls, path: str | Path, *, checkpoint_interval: float = 0.5) -> SQLiteStore:
         path = Path(path)
         if path.parent and not path.parent.exists():
             raise StoreError(
@@ -289,7 +300,7 @@ class SQLiteStore:
             raise StoreError(
                 f"cannot open {path} as a nextbest SQLite database: {exc.orig}"
             ) from None
-        return cls(engine, path)
+        return cls(engine, path, checkpoint_interval)
 
     def close(self) -> None:
         self._checkpointer.stopped.set()
