@@ -415,7 +415,7 @@ class Engine(IdentityMixin):
                 history=history,
                 now=now,
                 seed=int(self._rng.integers(2**63 - 1)),
-                decision_id=str(uuid.UUID(bytes=self._rng.bytes(16), version=4)),
+                decision_id=_decision_id(now, self._rng),
             )
             decision = decide(config, self.models, inputs)
             self._record(config, request, decision)
@@ -623,6 +623,16 @@ class Engine(IdentityMixin):
             return []
         with self._lock:
             return self.models.reports(self.clock.now().timestamp())
+
+
+def _decision_id(now: datetime, rng: np.random.Generator) -> str:
+    """A UUIDv7 (RFC 9562): the time in ms, then 74 random bits. Decisions are written in
+    the order of their ids, so the stores' indexes on them grow at one end instead of
+    touching a random page each (and the ids sort by time)."""
+    ms = int(now.timestamp() * 1000) & (1 << 48) - 1
+    bits = int.from_bytes(rng.bytes(10), "big")
+    rand_a, rand_b = bits >> 68, bits & (1 << 62) - 1
+    return str(uuid.UUID(int=ms << 80 | 0x7 << 76 | rand_a << 64 | 0b10 << 62 | rand_b))
 
 
 def _request_document(request: DecisionRequest) -> dict[str, Any]:

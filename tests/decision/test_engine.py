@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -295,3 +296,14 @@ def test_responses_time_out_as_the_configured_outcome() -> None:
     assert outcomes[answered.action_id] == "accepted"
     assert all(outcomes[a.action_id] == "ignored" for a in decision.actions[1:])
     assert engine.expire_responses() == 0  # idempotent
+
+
+def test_decision_ids_are_uuid7_in_time_order() -> None:
+    clock = FixedClock(T0)
+    engine = engine_with(clock=clock)
+    earlier = engine.decide(web()).decision_id
+    clock.advance(timedelta(milliseconds=2))
+    later = engine.decide(web()).decision_id
+    assert uuid.UUID(earlier).version == uuid.UUID(later).version == 7
+    assert earlier < later  # the stores' indexes on them grow at one end
+    assert int(uuid.UUID(earlier).hex[:12], 16) == int(T0.timestamp() * 1000)
