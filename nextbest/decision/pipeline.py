@@ -384,8 +384,9 @@ def decide(config: CompiledConfig, models: PropensityModels, inputs: DecisionInp
     )
 
     probability = _selection_probabilities(
-        config, posterior, rng, idx, scale, slate, in_placement, counts, fallbacks, alive
-    )
+        config, posterior, rng, idx, scale, priority, slate, in_placement, counts, fallbacks,
+        alive,
+    )  # fmt: skip
 
     actions: list[RankedAction] = []
     rank = {p: 0 for p in range(len(names))}
@@ -473,6 +474,7 @@ def _selection_probabilities(
     rng: np.random.Generator,
     idx: IntArray,
     scale: FloatArray,
+    priority: FloatArray,
     slate: _Slate,
     in_placement: Sequence[BoolArray],
     counts: Sequence[int],
@@ -491,6 +493,10 @@ def _selection_probabilities(
     if config.arbitration.exploration != "thompson" or draws == 0 or len(idx) == 0:
         return dict.fromkeys(picked, 1.0)
     _, hi = posterior.bounds()
+    # the lowest priority the decision's own slate took, if it filled every placement
+    taken = [a for _, a, fallback in slate.picks if not fallback]
+    full = len(taken) == sum(counts)
+    lowest = float(priority[np.searchsorted(idx, taken)].min()) if full else None
     single_slot = len(counts) == 1 and counts[0] == 1
     exact = isinstance(posterior, KnownPropensities)  # every draw is the mean
     redrawn = redraw(
@@ -507,7 +513,8 @@ def _selection_probabilities(
         alive,
         rows=1 if exact else draws * SINGLE_SLOT_FACTOR if single_slot else draws,
         budget=SAMPLE_BUDGET,
-        seed=int(rng.integers(2**31)),
+        rng=rng,
+        lowest=lowest,
         given=(posterior.mean() * scale)[None, :] if exact else None,
     )
     tally: dict[tuple[int, int], int] = dict.fromkeys(picked, 1)

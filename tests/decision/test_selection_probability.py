@@ -88,7 +88,7 @@ def test_redraws_pick_what_the_greedy_arbitration_picks(case: tuple[Any, ...]) -
     given, hi, idx, masks, counts, groups, max_per_group, fallbacks, alive = case
     ones = np.ones(len(idx))
     redrawn = redraw(ones, ones, ones, hi, idx, masks, counts, groups, max_per_group,
-                     fallbacks, alive, rows=len(given), budget=10**6, seed=0,
+                     fallbacks, alive, rows=len(given), budget=10**6, rng=np.random.default_rng(0),
                      given=given)  # fmt: skip
     assert redrawn.rows == len(given)
     slow = []
@@ -111,9 +111,11 @@ def test_redraws_stop_at_the_sample_budget_and_draw_few_when_bounds_are_tight() 
     everywhere = [np.ones(n, dtype=bool)]
     common = (idx, everywhere, [3], np.zeros(n, dtype=np.int64), 0, [None], np.ones(n, bool))
     ones = np.ones(n)
-    cheap = redraw(a, b, ones, hi, *common, rows=200, budget=8192, seed=1)
+    cheap = redraw(a, b, ones, hi, *common, rows=200, budget=8192, rng=np.random.default_rng(1))
     assert cheap.rows == 200  # the leaders fill the slate after a few draws a row
     assert set(cheap.picked.tolist()) <= set(range(10))
     # wide bounds: every candidate is drawn in every row, so the budget ends the redraws
-    wide = redraw(a, b, ones, np.ones(n), *common, rows=200, budget=8192, seed=1)
+    wide = redraw(
+        a, b, ones, np.ones(n), *common, rows=200, budget=8192, rng=np.random.default_rng(1)
+    )
     assert wide.rows == 8192 // n + 1
