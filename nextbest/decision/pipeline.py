@@ -15,6 +15,7 @@ placement, at most `max_per_group` per group, no action twice, fallback).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -185,7 +186,7 @@ def _select_lists(
         for pos in order:
             a = actions[pos]
             # a placement's fallback is held back for when nothing else qualifies
-            if a in used or not mask[pos] or priority[pos] <= 0 or a == fb:
+            if a in used or not mask[pos] or not priority[pos] > 0 or a == fb:  # NaN too
                 continue
             if max_per_group:
                 g = groups[pos]
@@ -349,7 +350,9 @@ def decide(config: CompiledConfig, models: PropensityModels, inputs: DecisionInp
         if rule_index not in computed:
             result = config.rules[rule_index].evaluate(scope)
             numeric = isinstance(result, (int, float)) and not isinstance(result, bool)
-            computed[rule_index] = max(float(result), 0.0) if numeric else 0.0
+            number = float(result) if numeric else 0.0
+            # a value is worth something or nothing: NaN and ±inf count as nothing
+            computed[rule_index] = number if math.isfinite(number) and number > 0 else 0.0
         value[pos] = computed[rule_index]
     weight = np.ones(len(idx))
     weight_reasons: dict[int, list[str]] = {}

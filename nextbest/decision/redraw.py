@@ -80,7 +80,7 @@ def _arbitrate(
             best_value = 0.0
             for j in drawn:
                 v = values[j]
-                if v <= 0.0 or used[j] or not masks[p, j] or actions[j] == fb:
+                if not v > 0.0 or used[j] or not masks[p, j] or actions[j] == fb:  # NaN too
                     continue
                 if max_per_group > 0 and per_group[groups[j]] >= max_per_group:
                     continue

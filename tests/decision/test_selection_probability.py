@@ -59,14 +59,14 @@ def redraw_cases(draw: st.DrawFn) -> tuple[Any, ...]:
     idx = np.array(sorted(draw(st.sets(st.integers(0, total - 1), min_size=1))))
     k = draw(st.integers(1, 6))
     # few distinct values: ties and zeros are common, as they are not in real draws
-    values = st.sampled_from([0.0, 0.0, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9])
+    values = st.sampled_from([0.0, 0.0, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9, float("nan")])
     n = len(idx)
     given = np.array(draw(st.lists(st.lists(values, min_size=n, max_size=n), min_size=k,
                                    max_size=k)))  # fmt: skip
     # upper bounds that hold: at or above every row's value, some well above
     slack = np.array(draw(st.lists(st.sampled_from([0.0, 0.0, 0.05, 1.0]), min_size=n,
                                    max_size=n)))  # fmt: skip
-    hi = given.max(axis=0) + slack
+    hi = np.nan_to_num(given, nan=0.0).max(axis=0) + slack
     counts = draw(st.lists(st.integers(1, 3), min_size=1, max_size=3))
     masks = [np.array(draw(st.lists(st.booleans(), min_size=total, max_size=total)))
              for _ in counts]  # fmt: skip
