@@ -52,6 +52,10 @@ class Posterior:
     20 %: a draw falls outside with probability ≤ 0.3 % for a, b ≥ 1 (measured against
     `scipy.special.betainc`), and it costs 10 µs for 180 actions where the exact
     `betaincinv` costs 400 µs. A bank that knows exact quantiles passes them as `lo`/`hi`.
+
+    The selection-probability estimate draws Beta(a, b) itself, in compiled code (see
+    `nextbest.decision.redraw`), for every posterior but `KnownPropensities`: a subclass
+    must keep `sample` a draw from Beta(a, b), as `RandomPropensities` (a = b = 1) does.
     """
 
     a: FloatArray
@@ -77,15 +81,6 @@ class Posterior:
         hi = 1 / (1 + np.exp(-spread - centre))
         return np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
 
-    def take(self, keep: BoolArray | IntArray) -> Posterior:
-        """The posterior of a subset of the candidates."""
-        return Posterior(
-            self.a[keep],
-            self.b[keep],
-            None if self.lo is None else self.lo[keep],
-            None if self.hi is None else self.hi[keep],
-        )
-
 
 class KnownPropensities(Posterior):
     """Propensities known exactly (the simulator's oracle): every draw is the mean."""
@@ -99,9 +94,6 @@ class KnownPropensities(Posterior):
     def sample(self, rng: np.random.Generator, draws: int = 1) -> FloatArray:
         return np.tile(self.a, (draws, 1))
 
-    def take(self, keep: BoolArray | IntArray) -> Posterior:
-        return KnownPropensities(self.a[keep])
-
 
 class RandomPropensities(Posterior):
     """Uniform random propensities (the model control group): Beta(1, 1), drawn directly."""
@@ -111,9 +103,6 @@ class RandomPropensities(Posterior):
 
     def sample(self, rng: np.random.Generator, draws: int = 1) -> FloatArray:
         return rng.random((draws, len(self.a)))
-
-    def take(self, keep: BoolArray | IntArray) -> Posterior:
-        return RandomPropensities(len(self.a[keep]))
 
 
 class Model(Protocol):

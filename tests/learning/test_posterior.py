@@ -30,21 +30,12 @@ def test_draws_stay_inside_the_bounds_almost_always() -> None:
     assert np.allclose(draws.mean(axis=0), post.mean(), rtol=0.05)
 
 
-def test_a_subset_keeps_each_candidates_own_numbers() -> None:
-    post = Posterior(np.array([1.0, 2.0, 3.0]), np.array([4.0, 5.0, 6.0]))
-    part = post.take(np.array([False, True, True]))
-    assert part.a.tolist() == [2.0, 3.0] and part.b.tolist() == [5.0, 6.0]
-    assert np.array_equal(part.bounds()[1], post.bounds()[1][1:])
-    exact = Posterior(post.a, post.b, np.zeros(3), np.full(3, 0.9))
-    assert exact.take(np.array([2])).bounds()[1].tolist() == [0.9]
-
-
 def test_known_and_random_propensities() -> None:
     known = KnownPropensities(np.array([0.1, 0.7]))
     assert known.sample(np.random.default_rng(0), 3).tolist() == [[0.1, 0.7]] * 3
-    lo, hi = known.take(np.array([1])).bounds()
-    assert lo.tolist() == hi.tolist() == [0.7]
-    rand = RandomPropensities(4).take(np.array([True, False, True, True]))
+    lo, hi = known.bounds()
+    assert lo.tolist() == hi.tolist() == [0.1, 0.7]
+    rand = RandomPropensities(3)
     draws = rand.sample(np.random.default_rng(0), 1000)
     assert draws.shape == (1000, 3) and 0.45 < draws.mean() < 0.55
     assert rand.bounds()[0].tolist() == [0.0] * 3 and rand.bounds()[1].tolist() == [1.0] * 3
