@@ -64,6 +64,7 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 LOCK_RETRIES = 60  # ≈ 1.8 s of back-off in all
 ERASE_CHECKPOINT_TRIES = 500  # × 10 ms
 WAL_LIMIT = 16 * 1024 * 1024  # bytes of WAL kept when it starts over
+RESTART_WAIT_MS = 20  # how long a checkpoint holding writers back waits for old readers
 #: the two consent ledgers: table → (subject column, policy version column or NULL)
 _LEDGERS = {"consents": ("purpose", "policy_version"), "permissions": ("channel", "NULL")}
 _ACTION_COLUMNS = (
@@ -181,7 +182,9 @@ class _Checkpointer(threading.Thread):
         turn = os.open(f"{self.path}-checkpoint", os.O_RDWR | os.O_CREAT, 0o600)
         mine = False
         try:
-            connection.execute("PRAGMA busy_timeout=5000")
+            # RESTART waits, holding writers back, for readers of older snapshots to end:
+            # briefly, then it gives up until the next round (PASSIVE never waits)
+            connection.execute(f"PRAGMA busy_timeout={RESTART_WAIT_MS}")
             connection.execute(f"PRAGMA journal_size_limit={WAL_LIMIT}")
             while not self.stopped.wait(self.interval):
                 if not mine:

@@ -112,10 +112,11 @@ def test_redraws_stop_at_the_sample_budget_and_draw_few_when_bounds_are_tight() 
     common = (idx, everywhere, [3], np.zeros(n, dtype=np.int64), 0, [None], np.ones(n, bool))
     ones = np.ones(n)
     cheap = redraw(a, b, ones, hi, *common, rows=200, budget=8192, rng=np.random.default_rng(1))
-    assert cheap.rows == 200  # the leaders fill the slate after a few draws a row
+    # every row draws the ten leaders, whose bounds reach the slate, and none of the rest
+    assert cheap.rows == 200 and cheap.drawn == 200 * 10
     assert set(cheap.picked.tolist()) <= set(range(10))
     # wide bounds: every candidate is drawn in every row, so the budget ends the redraws
     wide = redraw(
         a, b, ones, np.ones(n), *common, rows=200, budget=8192, rng=np.random.default_rng(1)
     )
-    assert wide.rows == 8192 // n + 1
+    assert wide.rows == 8192 // n + 1 and wide.drawn == wide.rows * n
