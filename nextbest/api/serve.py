@@ -32,6 +32,7 @@ from types import FrameType
 import uvicorn
 
 from nextbest.api.app import create_app
+from nextbest.api.protocol import CoalescingProtocol
 from nextbest.decision.engine import Engine
 from nextbest.store import open_store
 
@@ -86,7 +87,11 @@ def _worker(
     upkeep = _Upkeep(engine)
     upkeep.start()
     try:
-        server = uvicorn.Server(uvicorn.Config(create_app(engine, config_dir), log_level="warning"))
+        server = uvicorn.Server(
+            uvicorn.Config(
+                create_app(engine, config_dir), log_level="warning", http=CoalescingProtocol
+            )
+        )
         server.run(sockets=[sock])
     finally:
         upkeep.stopped.set()
