@@ -357,6 +357,7 @@ def test_metrics_count_requests_by_route_template_decisions_and_outcomes(
     assert 'nextbest_decisions_total{channel="web"}' in text
     assert 'nextbest_outcomes_total{outcome="converted"} 1.0' in text
     assert 'route="/v1/decisions/{decision_id}"' in text  # the template, not the id
+    assert 'method="POST",route="/v1/decisions",status="200"' in text
     assert decision["decision_id"] not in text
     assert "nextbest_http_request_seconds_bucket" in text
 
