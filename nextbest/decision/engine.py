@@ -31,11 +31,11 @@ from nextbest import triggers
 from nextbest.clock import Clock, SystemClock
 from nextbest.config.compiled import CompiledConfig
 from nextbest.config.loader import load_config
+from nextbest.decision import redraw
 from nextbest.decision.identity import IdentityMixin
 from nextbest.decision.pipeline import DecisionInputs, decide
-from nextbest.decision.redraw import warm_up
 from nextbest.errors import NotFoundError, RequestError
-from nextbest.learning import RESERVOIR_SUFFIX, AdmModels, PropensityModels, models_for
+from nextbest.learning import RESERVOIR_SUFFIX, AdmModels, PropensityModels, models_for, scoring
 from nextbest.learning.report import ModelReport
 from nextbest.policies.consent import (
     DIRECT_MARKETING,
@@ -105,7 +105,9 @@ class Engine(IdentityMixin):
         self.models.load_state(states)
         self.config = config
         self._activate(config)
-        warm_up()  # the selection estimate's compiled kernels, before the first decision
+        # compiled kernels (numba) loaded before the first decision, not in it
+        redraw.warm_up()
+        scoring.warm_up()
         if learns:
             self.catch_up()  # what was recorded but not learned before a crash
 

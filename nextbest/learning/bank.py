@@ -38,6 +38,7 @@ from nextbest.learning.base import Features, FloatArray, IntArray, Posterior
 from nextbest.learning.beta import model_id
 from nextbest.learning.binning import NUMERIC, SYMBOLIC, Encoder
 from nextbest.learning.report import ModelReport
+from nextbest.learning.scoring import score_candidates
 from nextbest.rules.types import RuleType
 
 ENCODER_KEY = "bank/encoder"
@@ -354,12 +355,10 @@ class AdmModels:
     def posterior(self, actions: IntArray, channel: str, x: Features | None = None) -> Posterior:
         arrays = self._channels[channel]
         columns = self._bins(x)
-        # the customer's columns are whole rows: summing them for every action and picking
-        # the candidates after is cheaper than a 2-D gather
-        score = arrays.offset[actions] + arrays.table[columns].sum(axis=0)[actions]
-        k = (score[:, None] >= arrays.cuts[actions]).sum(axis=1)
-        pos = arrays.pos[actions, k]
-        neg = arrays.neg[actions, k]
+        score, pos, neg = score_candidates(
+            arrays.table, arrays.offset, columns, np.asarray(actions, dtype=np.int64),
+            arrays.cuts, arrays.pos, arrays.neg,
+        )  # fmt: skip
         n = pos + neg
         if self.settings["mode"] == "improved":
             total = arrays.responses[actions]
