@@ -3,8 +3,8 @@
 Per-action facts live in numpy arrays indexed by action position, so a decision filters
 and scores a whole library of actions with a handful of vector operations. Rules are
 deduplicated: `rules[i]` is evaluated at most once per decision, and `stage_matrix` says
-which actions each rule guards, so the failed rules knock out their actions in one sparse
-matrix-vector product per stage.
+which actions each rule guards in each stage, so the failed rules knock out their actions
+in one sparse matrix-vector product for all stages.
 """
 
 from __future__ import annotations
@@ -162,8 +162,9 @@ class CompiledConfig:
     purpose_idx: IntArray
     purpose_names: tuple[str, ...]
     value_const: FloatArray  # NaN where the value is a rule
-    # stage → sparse (actions × rules) matrix: 1 where the rule guards the action there
-    stage_matrix: dict[str, sparse.csr_matrix]
+    # sparse (stages · actions × rules): row s·n + a is 1 where rule r guards action a in
+    # the s-th of ENGAGEMENT_STAGES
+    stage_matrix: sparse.csr_matrix
     # (channel, placement) → action indices with a treatment there
     candidates: dict[tuple[str, str], IntArray]
     # (channel, placement, action index) → the treatment variants

@@ -799,14 +799,21 @@ class _Builder:
         purpose_names = tuple(settings.purposes)
         purpose_pos = {name: i for i, name in enumerate(purpose_names)}
 
-        stage_matrix: dict[str, sparse.csr_matrix] = {}
-        for stage in ENGAGEMENT_STAGES:
-            pairs = sorted({(a.index, r) for a in actions for r in a.stage_rules[stage]})
-            rows = np.array([p[0] for p in pairs], dtype=np.int64)
-            cols = np.array([p[1] for p in pairs], dtype=np.int64)
-            stage_matrix[stage] = sparse.csr_matrix(
-                (np.ones(len(pairs), dtype=np.int32), (rows, cols)), shape=(n, len(self.rules))
-            )
+        # the stages' (actions × rules) matrices one above the other: one product a decision
+        pairs = sorted(
+            {
+                (s * n + a.index, r)
+                for s, stage in enumerate(ENGAGEMENT_STAGES)
+                for a in actions
+                for r in a.stage_rules[stage]
+            }
+        )
+        rows = np.array([p[0] for p in pairs], dtype=np.int64)
+        cols = np.array([p[1] for p in pairs], dtype=np.int64)
+        stage_matrix = sparse.csr_matrix(
+            (np.ones(len(pairs), dtype=np.int32), (rows, cols)),
+            shape=(len(ENGAGEMENT_STAGES) * n, len(self.rules)),
+        )
 
         candidates: dict[tuple[str, str], list[int]] = {}
         treatments: dict[tuple[str, str, int], list[Treatment]] = {}

@@ -274,10 +274,10 @@ def decide(config: CompiledConfig, models: PropensityModels, inputs: DecisionInp
         for r in needed_rules.tolist():
             if not (results.setdefault(r, config.rules[r].test(scope))):
                 failed[r] = 1
-    for stage in ENGAGEMENT_STAGES:
+    failing = (config.stage_matrix @ failed).reshape(len(ENGAGEMENT_STAGES), n) > 0
+    for stage, fail in zip(ENGAGEMENT_STAGES, failing, strict=True):
         if not alive.any():
             break
-        fail = (config.stage_matrix[stage] @ failed) > 0
         first_rule: dict[int, str] | None = None
         if explain:
             first_rule = {}

@@ -47,7 +47,8 @@ class Redraws:
     drawn: int  # propensities drawn in all
 
 
-@numba.njit(cache=True, nogil=True)
+# inlined: a call passing arrays costs an atomic reference count per array, each way
+@numba.njit(cache=True, nogil=True, inline="always")
 def _arbitrate(
     r: int,
     values: FloatArray,
@@ -123,19 +124,6 @@ def _arbitrate(
 
 
 @numba.njit(cache=True, nogil=True)
-def _draw(
-    a: FloatArray, b: FloatArray, scale: FloatArray, order: IntArray, pre: FloatArray, r: int,
-    t: int,
-) -> float:  # fmt: skip
-    """Row `r`'s priority of the `t`-th candidate in bound order: drawn ahead (numpy draws
-    a Beta in half the time numba does) or now."""
-    if r < pre.shape[0] and t < pre.shape[1]:
-        return float(pre[r, t])
-    j = order[t]
-    return float(np.random.beta(a[j], b[j]) * scale[j])
-
-
-@numba.njit(cache=True, nogil=True)
 def _redraw(
     a: FloatArray,  # (n,) Beta parameters of the candidates
     b: FloatArray,
@@ -169,6 +157,11 @@ def _redraw(
     columns = np.full(slots, -1, np.int64)
     spent = 0
     done = 0
+    # a row's priority of the t-th candidate in bound order: drawn ahead (numpy draws a
+    # Beta in half the time numba does), else now. Written out at both places it is
+    # needed: as a function taking the arrays it cost more than all the rest of a row
+    pre_rows, pre_cols = pre.shape
+    beta = np.random.beta
     for r in range(rows):
         if r >= MIN_ROWS and spent >= budget:
             break
@@ -176,7 +169,10 @@ def _redraw(
         check = min(n, slots)
         while True:  # until the slate is full (or everything that could matter is drawn)
             while t < check:
-                values[order[t]] = _draw(a, b, scale, order, pre, r, t)
+                j = order[t]
+                values[j] = (
+                    pre[r, t] if r < pre_rows and t < pre_cols else beta(a[j], b[j]) * scale[j]
+                )
                 t += 1
             lowest = _arbitrate(
                 r, values, order[:t], actions, masks, counts, groups, max_per_group,
@@ -189,7 +185,7 @@ def _redraw(
         # then only what could still beat (or, defined earlier, tie) the slate's lowest pick
         while t < n and hi[order[t]] > 0.0 and hi[order[t]] >= lowest:
             j = order[t]
-            values[j] = _draw(a, b, scale, order, pre, r, t)
+            values[j] = pre[r, t] if r < pre_rows and t < pre_cols else beta(a[j], b[j]) * scale[j]
             t += 1
             if values[j] >= lowest:
                 lowest = _arbitrate(
