@@ -520,11 +520,10 @@ def _selection_probabilities(
         lowest=lowest,
         given=(posterior.mean() * scale)[None, :] if exact else None,
     )
-    tally: dict[tuple[int, int], int] = dict.fromkeys(picked, 1)
     n_actions = len(alive)
-    keys, hits = np.unique(redrawn.placed * n_actions + redrawn.picked, return_counts=True)
-    for key, n in zip(keys.tolist(), hits.tolist(), strict=True):
-        pick = divmod(key, n_actions)
-        if pick in tally:
-            tally[pick] += n
-    return {key: n / (redrawn.rows + 1) for key, n in tally.items()}
+    keys = redrawn.placed * n_actions + redrawn.picked
+    # the decision's own draw is one of the samples
+    return {
+        (p, a): (1 + int(np.count_nonzero(keys == p * n_actions + a))) / (redrawn.rows + 1)
+        for p, a in picked
+    }
