@@ -396,17 +396,19 @@ class Engine(IdentityMixin):
             consents: list[ConsentRecord] = []
             permissions: list[ConsentRecord] = []
             history: list[ContactRow] = []
+            live: dict[str, Any] = {}
             if request.customer_id:
-                raw = self.store.get_profile(request.customer_id) or {}
-                consents = self.store.consent_ledger(request.customer_id)
-                spec = config.channels.get(request.channel)  # unknown: the pipeline says so
-                if spec is not None and spec.permission:
-                    permissions = self.store.permission_ledger(request.customer_id)
-                since = now.timestamp() - config.max_history_window.total_seconds()
-                history = self.store.contact_history(request.customer_id, since)
+                with self.store.snapshot():  # the inputs as of one committed state
+                    raw = self.store.get_profile(request.customer_id) or {}
+                    consents = self.store.consent_ledger(request.customer_id)
+                    spec = config.channels.get(request.channel)  # unknown: the pipeline says
+                    if spec is not None and spec.permission:
+                        permissions = self.store.permission_ledger(request.customer_id)
+                    since = now.timestamp() - config.max_history_window.total_seconds()
+                    history = self.store.contact_history(request.customer_id, since)
+                    live = self.features_of(request.customer_id, now)
             profile = coerce_traits(config.traits, raw)
-            if config.features and request.customer_id:
-                live = self.features_of(request.customer_id, now)
+            if live:
                 profile, raw = {**profile, **live}, {**raw, **live}
             inputs = DecisionInputs(
                 request=request,

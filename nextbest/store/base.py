@@ -7,6 +7,7 @@ backend through the same checks. Timestamps are UTC epoch seconds (`ts`).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
@@ -621,3 +622,8 @@ class Store(
     Protocol,
 ):
     def close(self) -> None: ...
+
+    def snapshot(self) -> AbstractContextManager[None]:
+        """Reads inside see one committed state of the store (a decision's inputs are
+        read together); nothing may be written inside."""
+        ...

@@ -6,6 +6,7 @@ import copy
 import dataclasses
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from nextbest.store.base import (
@@ -64,6 +65,9 @@ class MemoryStore:
 
     def close(self) -> None:
         pass
+
+    def snapshot(self) -> AbstractContextManager[None]:
+        return nullcontext()  # in memory, a read is never of an older state
 
     # events
     def record_events(

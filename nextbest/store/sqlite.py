@@ -331,6 +331,21 @@ class SQLiteStore:
             else:
                 self._raw.execute(sql, params)
 
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """One read transaction for the reads inside: one committed state, and cheaper
+        (each read on its own is a transaction of its own, with its WAL lock calls)."""
+        with self._use:
+            if self._raw.in_transaction:
+                yield
+                return
+            self._raw.execute("BEGIN")  # deferred: the first read takes the snapshot
+            try:
+                yield
+            finally:
+                if self._raw.in_transaction:
+                    self._raw.execute("COMMIT")  # ends the read; nothing was written
+
     def _read(self, sql: str, **params: Any) -> list[tuple[Any, ...]]:
         # Reads go straight to the driver's connection: SQLAlchemy's per-statement overhead
         # (~50 µs) would dominate a decision's three reads. The sqlite3 module opens no
