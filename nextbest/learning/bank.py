@@ -38,7 +38,7 @@ from nextbest.learning.base import Features, FloatArray, IntArray, Posterior
 from nextbest.learning.beta import model_id
 from nextbest.learning.binning import NUMERIC, SYMBOLIC, Encoder
 from nextbest.learning.report import ModelReport
-from nextbest.learning.scoring import score_candidates
+from nextbest.learning.scoring import posterior_parameters
 from nextbest.rules.types import RuleType
 
 ENCODER_KEY = "bank/encoder"
@@ -354,39 +354,14 @@ class AdmModels:
 
     def posterior(self, actions: IntArray, channel: str, x: Features | None = None) -> Posterior:
         arrays = self._channels[channel]
-        columns = self._bins(x)
-        score, pos, neg = score_candidates(
-            arrays.table, arrays.offset, columns, np.asarray(actions, dtype=np.int64),
-            arrays.cuts, arrays.pos, arrays.neg,
+        a, b = posterior_parameters(
+            self._bins(x), np.asarray(actions, dtype=np.int64), arrays.table, arrays.offset,
+            arrays.cuts, arrays.pos, arrays.neg, self.settings["mode"] == "improved",
+            arrays.responses, bool(self.sharing), self._require()[0].group_idx, arrays.group_table,
+            arrays.group_offset, arrays.group_responses, arrays.blend, arrays.shift,
+            arrays.strength, self.cold_start == "hierarchical", arrays.prior_a, arrays.prior_b,
         )  # fmt: skip
-        n = pos + neg
-        if self.settings["mode"] == "improved":
-            total = arrays.responses[actions]
-            if self.sharing:
-                groups = self._require()[0].group_idx[actions]
-                per_group = arrays.group_offset + arrays.group_table[columns].sum(axis=0)
-                shared = per_group[groups]
-                blend = arrays.blend[actions]
-                score = blend * score + (1 - blend) * (shared + arrays.shift[actions])
-                total = total + arrays.group_responses[groups]
-            rate = 1 / (1 + np.exp(-np.clip(score, -30, 30)))
-            rate = np.clip(rate, 0.5 / (total + 1), (total + 0.5) / (total + 1))
-        else:
-            with np.errstate(invalid="ignore", divide="ignore"):
-                rate = np.where(n > 0, pos / n, 0.5)
-        if self.sharing:
-            # the rate already holds what the group knows: the prior adds its weight
-            k = arrays.strength[actions]
-            prior_a, prior_b = rate * k, (1 - rate) * k
-        elif self.cold_start == "hierarchical":
-            prior_a, prior_b = arrays.prior_a[actions], arrays.prior_b[actions]
-        elif self.settings["mode"] == "improved":
-            # one pseudo-response at the model's own rate: the mean is its σ(score)
-            prior_a, prior_b = rate, 1 - rate
-        else:
-            # Jeffreys: the mean is ADM's (0.5 + pos) / (1 + pos + neg)
-            prior_a = prior_b = np.full(len(actions), 0.5)
-        return Posterior(prior_a + rate * n, prior_b + (1 - rate) * n)
+        return Posterior(a, b)
 
     def explain(self, action: int, channel: str, x: Features) -> dict[str, float]:
         """What each predictor adds to the action's score for `x` — its own model's and,
