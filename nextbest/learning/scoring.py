@@ -17,7 +17,7 @@ import math
 import numba
 import numpy as np
 
-from nextbest.learning.base import FloatArray, IntArray
+from nextbest.learning.base import FloatArray, IntArray, Posterior
 
 
 @numba.njit(cache=True, nogil=True)
@@ -89,8 +89,10 @@ def posterior_parameters(
 
 
 def warm_up() -> None:
-    """Compile (or load from numba's cache) the kernel now, not in the first decision."""
+    """Compile (or load from numba's cache) the kernels now, not in the first decision:
+    this one and `Posterior.bounds()`'s."""
     one, ones, first = np.zeros((1, 1)), np.ones(1), np.zeros(1, np.int64)
     posterior_parameters(first, first, one, ones, one, np.zeros((1, 2)), np.zeros((1, 2)),
                          True, ones, True, first, one, ones, ones, ones, ones, ones, True,
                          ones, ones)  # fmt: skip
+    Posterior(ones, ones).bounds()

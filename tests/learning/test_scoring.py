@@ -14,8 +14,12 @@ from nextbest.learning.scoring import posterior_parameters
 def reference(
     rows: Any, actions: Any, t: dict[str, Any], improved: bool, sharing: bool, hierarchical: bool
 ) -> tuple[Any, Any]:
-    """`AdmModels.posterior` as numpy, before it was compiled."""
-    score = t["offset"][actions] + t["table"][rows].sum(axis=0)[actions]
+    """`AdmModels.posterior` as numpy, before it was compiled (its rows summed one after
+    another, as numpy's `sum(axis=0)` does for a 2-D gather of many actions)."""
+    summed = np.zeros(t["table"].shape[1])
+    for r in rows:
+        summed = summed + t["table"][r]
+    score = t["offset"][actions] + summed[actions]
     k = (score[:, None] >= t["cuts"][actions]).sum(axis=1)
     pos, neg = t["pos"][actions, k], t["neg"][actions, k]
     n = pos + neg
@@ -102,6 +106,5 @@ def test_the_compiled_posterior_equals_the_numpy_formulas(
 
     a, b = compiled()
     ref_a, ref_b = reference(rows, actions, t, improved, sharing, hierarchical)
-    # numpy sums in an order of its own (pairwise, for some shapes): equal to rounding
     assert np.allclose(a, ref_a, rtol=1e-9, atol=1e-12)
     assert np.allclose(b, ref_b, rtol=1e-9, atol=1e-12)
