@@ -174,8 +174,8 @@ def _select_lists(
     fallbacks: Sequence[int | None],
     alive: BoolArray,
 ) -> _Slate:
-    # plain lists: this runs once per Monte-Carlo draw, where numpy scalar access would
-    # cost more than the work itself
+    # plain lists: numpy scalar access would cost more than the work itself (the decision's
+    # own slate; the compiled redraws in nextbest.decision.redraw are tested against it)
     used: set[int] = set()
     picks: list[tuple[int, int, bool]] = []
     for p, count in enumerate(counts):

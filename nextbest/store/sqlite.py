@@ -754,8 +754,7 @@ class SQLiteStore:
         with self._writing():
             for event, traits in events:
                 cursor = self._raw.execute(
-                    "INSERT INTO events (message_id, type, customer_id, anonymous_id, name, ts, "
-                    "received_ts, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                    f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
                     "ON CONFLICT(message_id) DO NOTHING",
                     (
                         event.message_id, event.type, event.customer_id, event.anonymous_id,
