@@ -385,10 +385,6 @@ class Engine(IdentityMixin):
 
     def decide(self, request: DecisionRequest) -> Decision:
         request = self.recognize(request)
-        if request.customer_id and self.is_suppressed(request.customer_id):
-            # restricted: decided as for an anonymous visitor — nothing of theirs is read
-            # or written
-            request = dataclasses.replace(request, customer_id=None)
         with self._lock:
             config = self.config
             now = self.clock.now()
@@ -397,16 +393,22 @@ class Engine(IdentityMixin):
             permissions: list[ConsentRecord] = []
             history: list[ContactRow] = []
             live: dict[str, Any] = {}
-            if request.customer_id:
+            customer = request.customer_id
+            if customer:
                 with self.store.snapshot():  # the inputs as of one committed state
-                    raw = self.store.get_profile(request.customer_id) or {}
-                    consents = self.store.consent_ledger(request.customer_id)
-                    spec = config.channels.get(request.channel)  # unknown: the pipeline says
-                    if spec is not None and spec.permission:
-                        permissions = self.store.permission_ledger(request.customer_id)
-                    since = now.timestamp() - config.max_history_window.total_seconds()
-                    history = self.store.contact_history(request.customer_id, since)
-                    live = self.features_of(request.customer_id, now)
+                    if self.is_suppressed(customer):
+                        # restricted: decided as for an anonymous visitor — nothing of
+                        # theirs is read or written
+                        request = dataclasses.replace(request, customer_id=None)
+                    else:
+                        raw = self.store.get_profile(customer) or {}
+                        consents = self.store.consent_ledger(customer)
+                        spec = config.channels.get(request.channel)  # unknown: pipeline says
+                        if spec is not None and spec.permission:
+                            permissions = self.store.permission_ledger(customer)
+                        since = now.timestamp() - config.max_history_window.total_seconds()
+                        history = self.store.contact_history(customer, since)
+                        live = self.features_of(customer, now)
             profile = coerce_traits(config.traits, raw)
             if live:
                 profile, raw = {**profile, **live}, {**raw, **live}

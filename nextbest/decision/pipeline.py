@@ -16,7 +16,8 @@ placement, at most `max_per_group` per group, no action twice, fallback).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -53,6 +54,8 @@ BoolArray = npt.NDArray[np.bool_]
 SAMPLE_BUDGET = 8192
 #: how many more draws a one-slot request gets (its draws are the cheapest to arbitrate)
 SINGLE_SLOT_FACTOR = 8
+#: candidates a slot that the decision's own arbitration walks first (see `_select`)
+SELECT_HEAD = 4
 #: model factors named in an explained action's reasons
 TOP_FACTORS = 3
 #: the random model control group's propensities
@@ -149,24 +152,39 @@ def _select(
     fallbacks: Sequence[int | None],
     alive: BoolArray,
 ) -> _Slate:
-    """Greedy arbitration over actions sorted by priority (`order` indexes `idx`)."""
-    return _select_lists(
-        priority.tolist(),
-        idx.tolist(),
-        order.tolist(),
-        [m[idx].tolist() for m in in_placement],
-        counts,
-        group_idx[idx].tolist(),
-        max_per_group,
-        fallbacks,
-        alive,
-    )
+    """Greedy arbitration over actions sorted by priority (`order` indexes `idx`).
+
+    A slate nearly always fills from the first few candidates in order, so those are walked
+    first; only if a placement is left short (masks, group limits) is the whole order walked
+    again — the same walk, so the same slate. Converting every candidate to lists cost more
+    than the walk itself."""
+    head = min(len(order), SELECT_HEAD * sum(counts))
+    while True:
+        top = order[:head]
+        actions = idx[top]
+        slate = _select_lists(
+            priority[top].tolist(),
+            actions.tolist(),
+            range(head),
+            [m[actions].tolist() for m in in_placement],
+            counts,
+            group_idx[actions].tolist(),
+            max_per_group,
+            fallbacks,
+            alive,
+        )
+        if head == len(order):
+            return slate
+        filled = Counter(p for p, _, fallback in slate.picks if not fallback)
+        if all(filled[p] == count for p, count in enumerate(counts)):
+            return slate
+        head = len(order)
 
 
 def _select_lists(
     priority: list[float],
     actions: list[int],
-    order: list[int],
+    order: Iterable[int],
     in_placement: list[list[bool]],
     counts: Sequence[int],
     groups: list[int],

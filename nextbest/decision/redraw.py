@@ -84,9 +84,10 @@ def _arbitrate(
             best_value = 0.0
             for j in drawn:
                 v = values[j]
-                if not v > 0.0 or used[j] or not masks[p, j] or actions[j] == fb:  # NaN too
+                a_j = actions[j]
+                if not v > 0.0 or used[j] or not masks[p, a_j] or a_j == fb:  # NaN too
                     continue
-                if max_per_group > 0 and per_group[groups[j]] >= max_per_group:
+                if max_per_group > 0 and per_group[groups[a_j]] >= max_per_group:
                     continue
                 if best < 0 or v > best_value or (v == best_value and j < best):
                     best = j
@@ -94,7 +95,7 @@ def _arbitrate(
             if best < 0:
                 break
             used[best] = True
-            per_group[groups[best]] += 1
+            per_group[groups[actions[best]]] += 1
             placed[r, m] = p
             picked[r, m] = actions[best]
             columns[m] = best
@@ -102,7 +103,7 @@ def _arbitrate(
             taken += 1
             lowest = min(lowest, best_value)
         for q in range(first, first + taken):  # group limits are per placement
-            per_group[groups[columns[q]]] = 0
+            per_group[groups[actions[columns[q]]]] = 0
         if taken < counts[p]:
             full = False
         if taken == 0 and fb >= 0 and fallback_alive[p]:
@@ -132,10 +133,9 @@ def _redraw(
     order: IntArray,  # (n,) the columns by bound, best first
     pre: FloatArray,  # (≤ rows, ≤ n) priorities of the first columns in `order`, drawn ahead
     actions: IntArray,  # (n,) action index of each column, ascending
-    masks: BoolArray,  # (placements, n) may the action go there
+    masks: BoolArray,  # (placements, actions) may the action go there
     counts: IntArray,  # (placements,) slots
-    groups: IntArray,  # (n,) group, below n_groups
-    n_groups: int,
+    groups: IntArray,  # (actions,) group
     max_per_group: int,
     fallbacks: IntArray,  # (placements,) action index, or -1 for none
     fallback_alive: BoolArray,  # (placements,) may the fallback be taken
@@ -153,7 +153,10 @@ def _redraw(
     picked = np.full((rows, slots), -1, np.int64)
     values = np.zeros(n)
     used = np.zeros(n, np.bool_)
-    per_group = np.zeros(max(n_groups, 1), np.int64)
+    n_groups = 1
+    for j in range(n):
+        n_groups = max(n_groups, groups[actions[j]] + 1)
+    per_group = np.zeros(n_groups, np.int64)
     columns = np.full(slots, -1, np.int64)
     spent = 0
     done = 0
@@ -234,7 +237,6 @@ def redraw(
         head = order[: max(ahead, 1)]
         pre_rows = min(rows, max(MIN_ROWS, -(-budget // len(head))))
         pre = rng.beta(a[head], b[head], size=(pre_rows, len(head))) * scale[head]
-    c_groups = np.ascontiguousarray(groups[idx], dtype=np.int64)
     fb = np.array([-1 if f is None else f for f in fallbacks], dtype=np.int64)
     # a fallback's column among the candidates, -1 if it is none
     column = np.minimum(np.searchsorted(idx, fb), n - 1)
@@ -243,20 +245,19 @@ def redraw(
         np.ascontiguousarray(b, dtype=np.float64),
         np.ascontiguousarray(scale, dtype=np.float64),
         np.ascontiguousarray(hi, dtype=np.float64),
-        order.astype(np.int64),
+        order.astype(np.int64, copy=False),
         pre,
         np.ascontiguousarray(idx, dtype=np.int64),
-        np.stack([m[idx] for m in in_placement]),
+        np.asarray(in_placement, dtype=np.bool_),
         np.asarray(counts, dtype=np.int64),
-        c_groups,
-        int(c_groups.max()) + 1,
+        np.asarray(groups, dtype=np.int64),
         max_per_group,
         fb,
         (fb >= 0) & alive[fb],
         np.where((fb >= 0) & (idx[column] == fb), column, -1),
         rows,
         budget,
-        int(rng.integers(2**31)),
+        int(rng.bit_generator.random_raw()) >> 33,  # numba's seed is below 2**31
     )
     keep = picked >= 0
     return Redraws(placed[keep], picked[keep], int(done), int(spent))

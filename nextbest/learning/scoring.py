@@ -48,12 +48,16 @@ def posterior_parameters(
     a_out = np.empty(m)
     b_out = np.empty(m)
     group_score = np.full(group_table.shape[1], np.nan)  # each group's, when first needed
+    # the scores row by row: a row's entries for ascending candidates lie ahead of each
+    # other in memory, where candidate by candidate every entry was a cache line of its own
+    # (the table is MBs); each candidate's sum still adds its rows in the same order
+    sums = np.zeros(m)
+    for r in rows:
+        for i in range(m):
+            sums[i] += table[r, actions[i]]
     for i in range(m):
         act = actions[i]
-        s = 0.0
-        for r in rows:
-            s += table[r, act]
-        s = offset[act] + s
+        s = offset[act] + sums[i]
         k = 0
         for q in range(cuts.shape[1]):
             if s >= cuts[act, q]:

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nextbest.decision.pipeline import _select_lists
+from nextbest.decision.pipeline import _order, _select, _select_lists
 from nextbest.decision.redraw import redraw
 from nextbest.testing import make_engine
 from nextbest.types import DecisionRequest, Placement
@@ -99,6 +99,24 @@ def test_redraws_pick_what_the_greedy_arbitration_picks(case: tuple[Any, ...]) -
                               groups[idx].tolist(), max_per_group, fallbacks, alive)  # fmt: skip
         slow += [(p, a) for p, a, _ in slate.picks]
     assert list(zip(redrawn.placed.tolist(), redrawn.picked.tolist(), strict=True)) == slow
+
+
+@given(redraw_cases())
+@settings(max_examples=500, deadline=None)
+def test_the_decisions_own_arbitration_walks_the_head_first_to_the_same_slate(
+    case: tuple[Any, ...],
+) -> None:
+    """`_select` walks the first few candidates in order first: whatever the masks, group
+    limits and fallbacks leave short, its slate is the full walk's."""
+    given, _, idx, masks, counts, groups, max_per_group, fallbacks, alive = case
+    for row in given:
+        order = _order(row, idx)
+        full = _select_lists(row.tolist(), idx.tolist(), order.tolist(),
+                             [m[idx].tolist() for m in masks], counts, groups[idx].tolist(),
+                             max_per_group, fallbacks, alive)  # fmt: skip
+        head_first = _select(row, idx, order, masks, counts, groups, max_per_group, fallbacks,
+                             alive)  # fmt: skip
+        assert head_first == full
 
 
 def test_redraws_stop_at_the_sample_budget_and_draw_few_when_bounds_are_tight() -> None:
