@@ -77,7 +77,24 @@ _INSERT_ACTIONS = (
     + ", ".join("group_name" if c == "group" else c for c in _ACTION_COLUMNS)
     + f") VALUES ({', '.join('?' * (len(_ACTION_COLUMNS) + 1))})"
 )
+_INSERT_DECISION = (
+    "INSERT INTO decisions (decision_id, ts, customer_id, interaction_id, channel, direction, "
+    "config_version, document) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_INSERT_INTERACTIONS = (
+    "INSERT INTO interactions (customer_id, decision_id, action_id, issue, group_name, "
+    "channel, outcome, ts, value, idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 _EVENT_COLUMNS = "message_id, type, customer_id, anonymous_id, name, ts, received_ts, payload"
+
+
+def _interaction_params(rows: Sequence[InteractionRow], key: str | None) -> list[tuple[Any, ...]]:
+    """`_INSERT_INTERACTIONS`' parameters for the rows."""
+    return [
+        (r.customer_id, r.decision_id, r.action_id, r.issue, r.group, r.channel, r.outcome,
+         r.ts, r.value, key)
+        for r in rows
+    ]  # fmt: skip
 
 
 def _event_of(r: Sequence[Any]) -> EventRecord:
@@ -501,43 +518,29 @@ class SQLiteStore:
     # --- history ---------------------------------------------------------------------
 
     def _insert_rows(self, rows: Sequence[InteractionRow], key: str | None = None) -> None:
-        self._exec(
-            (
-                "INSERT INTO interactions (customer_id, decision_id, action_id, issue, group_name, "
-                "channel, outcome, ts, value, idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            ),
-            [
-                (r.customer_id, r.decision_id, r.action_id, r.issue, r.group, r.channel,
-                 r.outcome, r.ts, r.value, key)
-                for r in rows
-            ],
-        )  # fmt: skip
+        self._exec(_INSERT_INTERACTIONS, _interaction_params(rows, key))
 
     def record_decision(
         self, decision: StoredDecision, impressions: Sequence[InteractionRow]
     ) -> None:
         document = dict(decision.document)
         document["actions"] = decision.actions
+        # everything bound before the write lock is taken: while this process holds it, the
+        # other workers' writes wait
+        row = (
+            decision.decision_id, decision.ts, decision.customer_id, decision.interaction_id,
+            decision.channel, decision.direction, decision.config_version, _dumps(document),
+        )  # fmt: skip
+        actions = [
+            (decision.decision_id, *[a[k] for k in _ACTION_COLUMNS]) for a in decision.actions
+        ]
+        interactions = _interaction_params(impressions, None)
         with self._writing():
-            self._raw.execute(
-                "INSERT INTO decisions (decision_id, ts, customer_id, interaction_id, channel, "
-                "direction, config_version, document) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    decision.decision_id, decision.ts, decision.customer_id,
-                    decision.interaction_id, decision.channel, decision.direction,
-                    decision.config_version, _dumps(document),
-                ),
-            )  # fmt: skip
-            if decision.actions:
-                self._raw.executemany(
-                    _INSERT_ACTIONS,
-                    [
-                        (decision.decision_id, *[a[k] for k in _ACTION_COLUMNS])
-                        for a in decision.actions
-                    ],
-                )
-            if impressions:
-                self._insert_rows(impressions)
+            self._raw.execute(_INSERT_DECISION, row)
+            if actions:
+                self._raw.executemany(_INSERT_ACTIONS, actions)
+            if interactions:
+                self._raw.executemany(_INSERT_INTERACTIONS, interactions)
 
     _DECISION_COLUMNS = (
         "decision_id, ts, customer_id, interaction_id, channel, direction, config_version, document"
