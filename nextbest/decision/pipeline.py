@@ -158,14 +158,14 @@ def _select(
     first; only if a placement is left short (masks, group limits) is the whole order walked
     again — the same walk, so the same slate. Converting every candidate to lists cost more
     than the walk itself."""
-    head = min(len(order), SELECT_HEAD * sum(counts))
-    while True:
-        top = order[:head]
+
+    def walk(k: int) -> _Slate:  # over the first k candidates in order
+        top = order[:k]
         actions = idx[top]
-        slate = _select_lists(
+        return _select_lists(
             priority[top].tolist(),
             actions.tolist(),
-            range(head),
+            range(k),
             [m[actions].tolist() for m in in_placement],
             counts,
             group_idx[actions].tolist(),
@@ -173,12 +173,13 @@ def _select(
             fallbacks,
             alive,
         )
-        if head == len(order):
-            return slate
-        filled = Counter(p for p, _, fallback in slate.picks if not fallback)
-        if all(filled[p] == count for p, count in enumerate(counts)):
-            return slate
-        head = len(order)
+
+    head = min(len(order), SELECT_HEAD * sum(counts))
+    slate = walk(head)
+    filled = Counter(p for p, _, fallback in slate.picks if not fallback)
+    if head < len(order) and any(filled[p] < count for p, count in enumerate(counts)):
+        slate = walk(len(order))
+    return slate
 
 
 def _select_lists(
