@@ -83,7 +83,8 @@ def _worker(
 ) -> None:
     sock = _socket(host, port, shared=shared)
     sock.listen(BACKLOG)
-    engine = Engine.open(db, config_dir, learns=learns)
+    # several workers write the file: `shared` keeps SQLite's page cache small
+    engine = Engine.open(db, config_dir, learns=learns, shared=shared)
     upkeep = _Upkeep(engine)
     upkeep.start()
     try:

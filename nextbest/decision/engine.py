@@ -120,11 +120,13 @@ class Engine(IdentityMixin):
         clock: Clock | None = None,
         seed: int | None = None,
         learns: bool = True,
+        shared: bool = False,
     ) -> Engine:
+        """`shared`: other processes write the store too (see `open_store`)."""
         from nextbest.store import open_store
 
         config = load_config(config_dir or DEMO_CONFIG)
-        return cls(open_store(db), config, clock=clock, seed=seed, learns=learns)
+        return cls(open_store(db, shared=shared), config, clock=clock, seed=seed, learns=learns)
 
     def close(self) -> None:
         self.store.close()

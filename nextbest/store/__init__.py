@@ -18,8 +18,9 @@ __all__ = [
 ]
 
 
-def open_store(url: str) -> Store:
-    """`memory://`, `sqlite:///path/file.db` or a plain file path (SQLite)."""
+def open_store(url: str, *, shared: bool = False) -> Store:
+    """`memory://`, `sqlite:///path/file.db` or a plain file path (SQLite). `shared`:
+    other processes write the store too (several API workers)."""
     if url.startswith("memory://"):
         return MemoryStore()
     if url.startswith("sqlite:///"):
@@ -35,4 +36,4 @@ def open_store(url: str) -> Store:
         raise StoreError("empty database path")
     from nextbest.store.sqlite import SQLiteStore
 
-    return SQLiteStore.open(Path(path))
+    return SQLiteStore.open(Path(path), shared=shared)

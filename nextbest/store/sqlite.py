@@ -65,6 +65,15 @@ LOCK_RETRIES = 60  # ≈ 1.8 s of back-off in all
 ERASE_CHECKPOINT_TRIES = 500  # × 10 ms
 WAL_LIMIT = 16 * 1024 * 1024  # bytes of WAL kept when it starts over
 RESTART_WAIT_MS = 20  # how long a checkpoint holding writers back waits for old readers
+#: the page cache (KiB): alone on the file, history reads stay in memory
+CACHE_KIB = 64 * 1024
+#: the page cache when other processes write the file too (`shared`). SQLite empties a
+#: connection's cache at the start of every transaction after another connection has
+#: committed, and emptying it scans the cache's whole hash table, which is sized by the
+#: most pages it ever held. With two API workers that is nearly every transaction; at
+#: 64 MiB the scan was SQLite's hottest loop (5 % of a decision's time with two processes
+#: deciding on one file) and 2,000 KiB (SQLite's default) gave the HTTP benchmark ~5 %.
+SHARED_CACHE_KIB = 2000
 #: the two consent ledgers: table → (subject column, policy version column or NULL)
 _LEDGERS = {"consents": ("purpose", "policy_version"), "permissions": ("channel", "NULL")}
 _ACTION_COLUMNS = (
@@ -296,8 +305,13 @@ class SQLiteStore:
             yield
 
     @classmethod
-    def open(cls, path: str | Path, *, checkpoint_interval: float = 0.5) -> SQLiteStore:
+    def open(
+        cls, path: str | Path, *, checkpoint_interval: float = 0.5, shared: bool = False
+    ) -> SQLiteStore:
+        """`shared`: other processes write the file too (the API's workers), so the page
+        cache is kept small (see `SHARED_CACHE_KIB`)."""
         path = Path(path)
+        cache_kib = SHARED_CACHE_KIB if shared else CACHE_KIB
         if path.parent and not path.parent.exists():
             raise StoreError(
                 f"cannot create the database {path}: folder {path.parent} does not exist"
@@ -311,7 +325,7 @@ class SQLiteStore:
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=5000")
-            cursor.execute("PRAGMA cache_size=-65536")  # 64 MiB: history reads stay in memory
+            cursor.execute(f"PRAGMA cache_size=-{cache_kib}")
             # deleted content is overwritten, not left in free pages: an erased subject
             # leaves no bytes behind in the file
             cursor.execute("PRAGMA secure_delete=ON")
