@@ -31,7 +31,7 @@ from nextbest import triggers
 from nextbest.clock import Clock, SystemClock
 from nextbest.config.compiled import CompiledConfig
 from nextbest.config.loader import load_config
-from nextbest.decision import redraw
+from nextbest.decision import pipeline, redraw
 from nextbest.decision.identity import IdentityMixin
 from nextbest.decision.pipeline import DecisionInputs, decide
 from nextbest.errors import NotFoundError, RequestError
@@ -108,6 +108,7 @@ class Engine(IdentityMixin):
         # compiled kernels (numba) loaded before the first decision, not in it
         redraw.warm_up()
         scoring.warm_up()
+        pipeline.warm_up()
         if learns:
             self.catch_up()  # what was recorded but not learned before a crash
 

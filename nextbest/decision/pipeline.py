@@ -23,8 +23,10 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
+import numba
 import numpy as np
 import numpy.typing as npt
+from scipy import sparse
 
 from nextbest.config.compiled import ENGAGEMENT_STAGES, CompiledConfig
 from nextbest.decision.redraw import redraw
@@ -223,6 +225,41 @@ def _select_lists(
     return _Slate(tuple(picks))
 
 
+@numba.njit(cache=True, nogil=True)
+def _stage_failures(
+    indptr: npt.NDArray[np.integer[Any]],
+    indices: npt.NDArray[np.integer[Any]],
+    failed: npt.NDArray[np.integer[Any]],
+    alive: BoolArray,
+    stages: int,
+) -> BoolArray:
+    """(stages, actions): where an action still alive at that stage has a failed rule in
+    it. Row s·n + a of the CSR stage matrix (`CompiledConfig.stage_matrix`) lists the rules
+    guarding action a in stage s; only the actions still alive are walked (what the
+    product with the whole matrix marked beyond them, `remove` never used)."""
+    n = alive.shape[0]
+    out = np.zeros((stages, n), np.bool_)
+    live = alive.copy()
+    for stage in range(stages):
+        for a in range(n):
+            if not live[a]:
+                continue
+            row = stage * n + a
+            for k in range(indptr[row], indptr[row + 1]):
+                if failed[indices[k]]:
+                    out[stage, a] = True
+                    live[a] = False
+                    break
+    return out
+
+
+def warm_up() -> None:
+    """Compile (or load from numba's cache) `_stage_failures` for the stage matrix's index
+    type (scipy's int32) now, not in the first decision."""
+    matrix = sparse.csr_matrix(np.ones((1, 1), dtype=np.int32))
+    _stage_failures(matrix.indptr, matrix.indices, np.zeros(1, np.int32), np.ones(1, bool), 1)
+
+
 def _order(priority: FloatArray, idx: IntArray) -> IntArray:
     # highest priority first; ties go to the action defined first, so results are stable
     return np.lexsort((idx, -priority)).astype(np.int64)
@@ -293,7 +330,8 @@ def decide(config: CompiledConfig, models: PropensityModels, inputs: DecisionInp
         for r in needed_rules.tolist():
             if not (results.setdefault(r, config.rules[r].test(scope))):
                 failed[r] = 1
-    failing = (config.stage_matrix @ failed).reshape(len(ENGAGEMENT_STAGES), n) > 0
+    stages = config.stage_matrix
+    failing = _stage_failures(stages.indptr, stages.indices, failed, alive, len(ENGAGEMENT_STAGES))
     for stage, fail in zip(ENGAGEMENT_STAGES, failing, strict=True):
         if not alive.any():
             break
