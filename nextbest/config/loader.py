@@ -799,7 +799,8 @@ class _Builder:
         purpose_names = tuple(settings.purposes)
         purpose_pos = {name: i for i, name in enumerate(purpose_names)}
 
-        # the stages' (actions × rules) matrices one above the other: one product a decision
+        # the stages' (actions × rules) matrices one above the other, walked once a decision
+        # (`pipeline._stage_failures`)
         pairs = sorted(
             {
                 (s * n + a.index, r)
