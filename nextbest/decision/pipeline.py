@@ -28,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import sparse
 
-from nextbest.config.compiled import ENGAGEMENT_STAGES, CompiledConfig
+from nextbest.config.compiled import ENGAGEMENT_STAGES, CompiledConfig, ContextWeight
 from nextbest.decision.redraw import redraw
 from nextbest.errors import RequestError
 from nextbest.learning.bank import model_features
@@ -412,7 +412,7 @@ def decide(config: CompiledConfig, models: PropensityModels, inputs: DecisionInp
             computed[rule_index] = number if math.isfinite(number) and number > 0 else 0.0
         value[pos] = computed[rule_index]
     weight = np.ones(len(idx))
-    weight_reasons: dict[int, list[str]] = {}
+    weighed: list[ContextWeight] = []  # the context weights that apply, in order
     for cw in config.context_weights:
         applies = cw.applies[idx]
         if not applies.any():
@@ -422,10 +422,7 @@ def decide(config: CompiledConfig, models: PropensityModels, inputs: DecisionInp
             ok = results[cw.rule] = config.rules[cw.rule].test(scope)
         if ok:
             weight = np.where(applies, weight * cw.weight, weight)
-            for pos in np.flatnonzero(applies):
-                weight_reasons.setdefault(int(pos), []).append(
-                    f"context `{config.rules[cw.rule].text}` ×{cw.weight:g}"
-                )
+            weighed.append(cw)
     lever = config.lever[idx]
     scale = weight * value * lever
     priority = propensity * scale
@@ -465,7 +462,13 @@ def decide(config: CompiledConfig, models: PropensityModels, inputs: DecisionInp
         )
         reasons = [
             f"passed {sum(len(config.actions[a].stage_rules[s]) for s in ENGAGEMENT_STAGES)} engagement rules",
-            *weight_reasons.get(at, []),
+            # named for the returned actions only (formatting them for every candidate
+            # cost more than the weighting)
+            *(
+                f"context `{config.rules[cw.rule].text}` ×{cw.weight:g}"
+                for cw in weighed
+                if cw.applies[a]
+            ),
         ]
         if is_fallback:
             reasons.append("fallback: nothing else qualified")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import uuid
 from datetime import timedelta
 
@@ -119,6 +120,12 @@ def test_context_weight_lifts_the_group() -> None:
         assert weights["gold-card"] == 2.0
     if "savings-plan" in weights:
         assert weights["savings-plan"] == 1.0
+    # each returned action names the context weights that lifted it, and only those
+    for a in decision.actions:
+        named = [float(r.rpartition("×")[2]) for r in a.reasons if r.startswith("context `")]
+        assert math.prod(named) == pytest.approx(a.context_weight)
+        assert bool(named) == (a.context_weight != 1.0)
+    assert any(a.context_weight != 1.0 for a in decision.actions)
 
 
 def test_kill_switch_and_validity_window() -> None:
