@@ -235,8 +235,8 @@ def _stage_failures(
 ) -> BoolArray:
     """(stages, actions): where an action still alive at that stage has a failed rule in
     it. Row s·n + a of the CSR stage matrix (`CompiledConfig.stage_matrix`) lists the rules
-    guarding action a in stage s; only the actions still alive are walked (what the
-    product with the whole matrix marked beyond them, `remove` never used)."""
+    guarding action a in stage s. Only the actions still alive are walked: the product
+    with the whole matrix also marked actions already removed, which `remove` ignores."""
     n = alive.shape[0]
     out = np.zeros((stages, n), np.bool_)
     live = alive.copy()
