@@ -151,7 +151,7 @@ def prepare(folder: Path, db: str) -> str:
                 for p in ("marketing", "personalization")
             ]
         )
-        bank = AdmModels()
+        bank = AdmModels.from_config(config)
         bank.bind(config)
         rng = np.random.default_rng(0)
         typed = [coerce_traits(config.traits, t) for _, t in profiles]

@@ -183,6 +183,9 @@ class LearningSpec(_Model):
     reservoir: int = Field(default=500, ge=10, le=100_000)
     update_every: int = Field(default=1000, ge=1)
     min_positives: float = Field(default=50, ge=0)
+    # one model per action for all channels, the channel a predictor (`request.channel`);
+    # false: one per action × channel, Pega's default model context
+    pool_channels: bool = True
     half_life: float | None = Field(default=None, gt=0)  # in responses
     half_life_time: Duration | None = None
     control_group: float = Field(default=0.02, ge=0, le=1)

@@ -1,10 +1,16 @@
-"""The engine's bank of ADM-class models: one `AdmModel` per action × channel.
+"""The engine's bank of ADM-class models: one `AdmModel` per action (per action × channel
+with `pool_channels` off, Pega's default model context).
 
 What the bank adds to the models:
 
+* **channels pooled** (`pool_channels`, the default) — an action's model learns from its
+  responses on every channel, with the channel as a predictor (`request.channel`), instead
+  of one model per action × channel learning each channel's share alone: five times the
+  responses per model on the demo bank's five channels, and the channel's effect learned
+  like any other predictor's;
 * **one encoder for all models** — a customer's profile and context are binned once per
   decision, not once per action;
-* **vectorised scoring** — each channel keeps its models' contributions in one array
+* **vectorised scoring** — each model context keeps its models' contributions in one array
   (actions × base bins of all predictors) refreshed when a model learns, so scoring every
   candidate of a decision is one gather, one sum and one classifier lookup;
 * **exploration from a proper posterior** — a customer's propensity is the rate of the
@@ -37,12 +43,14 @@ from nextbest.learning.adm import AdmModel
 from nextbest.learning.base import Features, FloatArray, IntArray, Posterior
 from nextbest.learning.beta import model_id
 from nextbest.learning.binning import NUMERIC, SYMBOLIC, Encoder
-from nextbest.learning.report import ModelReport
+from nextbest.learning.report import ALL_CHANNELS, ModelReport
 from nextbest.learning.scoring import posterior_parameters
 from nextbest.rules.types import RuleType
 
 ENCODER_KEY = "bank/encoder"
 GROUP_PREFIX = "group/"  # group models: "group/<issue>/<group>@<channel>"
+#: the predictor holding the decision's channel in pooled models
+CHANNEL_PREDICTOR = "request.channel"
 RESERVOIR_SUFFIX = "/reservoir"
 #: shares of the reservoir size at which (in bank responses) the shared encoder re-cuts its
 #: numeric grids; the last is the reservoir itself, so that every model's reservoir still
@@ -88,8 +96,8 @@ def model_features(
 
 
 class _Channel:
-    """Scoring arrays of one channel: a column per action (and per group, for the group
-    models that actions borrow from)."""
+    """Scoring arrays of one model context (a channel, or all of them pooled): a column per
+    action (and per group, for the group models that actions borrow from)."""
 
     def __init__(self, n: int, width: int, cuts: int, groups: int) -> None:
         # base-bin columns × actions: a customer's columns are then whole contiguous rows
@@ -126,6 +134,7 @@ class AdmModels:
         half_life_seconds: float | None = None,
         sharing: float = 300.0,
         min_positives: float = 50.0,
+        pool_channels: bool = True,
     ) -> None:
         self.settings: dict[str, Any] = {
             "mode": mode,
@@ -139,6 +148,8 @@ class AdmModels:
         # responses at which an action trusts its own model as much as its group's
         self.sharing = sharing if (mode == "improved" and cold_start == "hierarchical") else 0.0
         self.half_life_seconds = half_life_seconds
+        self.pool_channels = pool_channels
+        self._channel_seen = pool_channels  # is `request.channel` a predictor (see bind)
         self.encoder: Encoder | None = None
         self.models: dict[str, AdmModel] = {}
         self.learned_at: dict[str, float] = {}  # model id → time of its last response
@@ -148,8 +159,9 @@ class AdmModels:
         self._channels: dict[str, _Channel] = {}
         self._offsets = np.zeros(0, dtype=np.int64)
         self._capacity: list[int] = []
-        # the last decision's predictor values and their columns (held, so `is` is safe)
-        self._cache: tuple[Features | None, npt.NDArray[np.int64]] | None = None
+        # the last decision's predictor values, channel and their columns (held, so `is` is
+        # safe)
+        self._cache: tuple[Features | None, str, npt.NDArray[np.int64]] | None = None
 
     @classmethod
     def from_config(cls, config: CompiledConfig) -> AdmModels:
@@ -162,6 +174,7 @@ class AdmModels:
             update_every=spec.update_every,
             half_life=spec.half_life,
             min_positives=spec.min_positives,
+            pool_channels=spec.pool_channels,
             half_life_seconds=(
                 spec.half_life_time.total_seconds() if spec.half_life_time else None
             ),
@@ -171,6 +184,12 @@ class AdmModels:
 
     def bind(self, config: CompiledConfig) -> None:
         kinds = predictor_kinds(config)
+        # pooled models see the channel, unless excluded like any other predictor
+        self._channel_seen = (
+            self.pool_channels and CHANNEL_PREDICTOR not in config.learning.exclude_predictors
+        )
+        if self._channel_seen:
+            kinds = {**kinds, CHANNEL_PREDICTOR: SYMBOLIC}
         if self.encoder is None:
             self.encoder = Encoder(kinds)
         else:
@@ -190,7 +209,9 @@ class AdmModels:
         width = int(sum(self._capacity))
         cuts = max((len(m.class_cuts) for m in self.models.values()), default=0) + 4
         n = config.n_actions
-        self._channels = {c: _Channel(n, width, cuts, len(config.groups)) for c in config.channels}
+        self._channels = {
+            c: _Channel(n, width, cuts, len(config.groups)) for c in self._contexts(config)
+        }
         self._cache = None
         for channel, arrays in self._channels.items():
             arrays.strength[:] = self.prior_strength
@@ -199,9 +220,20 @@ class AdmModels:
             for a in range(n):
                 self._refresh(a, channel)
         self._refresh_priors()
-        for channel in config.channels:
+        for channel in self._channels:
             for a in range(n):
                 self._refresh_blend(a, channel)
+
+    def _contexts(self, config: CompiledConfig) -> list[str]:
+        """The model contexts in place of channels: every channel, or all in one."""
+        return [ALL_CHANNELS] if self.pool_channels else list(config.channels)
+
+    def _context(self, channel: str) -> str:
+        return ALL_CHANNELS if self.pool_channels else channel
+
+    def _with_channel(self, x: Features | None, channel: str) -> Features | None:
+        """The predictor values a model sees: with the channel, when channels are pooled."""
+        return {**(x or {}), CHANNEL_PREDICTOR: channel} if self._channel_seen else x
 
     def _require(self) -> tuple[CompiledConfig, Encoder]:
         if self._config is None or self.encoder is None:
@@ -302,7 +334,7 @@ class AdmModels:
         if self.cold_start != "hierarchical":
             return
         groups = config.group_idx
-        for channel in channels or list(config.channels):
+        for channel in channels or list(self._channels):
             arrays = self._channels[channel]
             pos, resp = arrays.positives, arrays.responses
             channel_rate = (pos.sum() + 1) / (resp.sum() + 2)
@@ -342,21 +374,22 @@ class AdmModels:
 
     # --- scoring ---------------------------------------------------------------------
 
-    def _bins(self, x: Features | None) -> npt.NDArray[np.int64]:
+    def _bins(self, x: Features | None, channel: str) -> npt.NDArray[np.int64]:
         _, enc = self._require()
-        if self._cache is not None and x is not None and self._cache[0] is x:
-            return self._cache[1]
-        bins, _ = enc.encode(x or {}, learn=False)
+        cache = self._cache
+        if cache is not None and x is not None and cache[0] is x and cache[1] == channel:
+            return cache[2]
+        bins, _ = enc.encode(self._with_channel(x, channel) or {}, learn=False)
         capped = np.minimum(np.asarray(bins, dtype=np.int64), np.asarray(self._capacity) - 1)
         columns: npt.NDArray[np.int64] = self._offsets + capped
-        self._cache = (x, columns)
+        self._cache = (x, channel, columns)
         return columns
 
     def posterior(self, actions: IntArray, channel: str, x: Features | None = None) -> Posterior:
-        arrays = self._channels[channel]
+        arrays = self._channels[self._context(channel)]
         a, b = posterior_parameters(
-            self._bins(x), np.asarray(actions, dtype=np.int64), arrays.table, arrays.offset,
-            arrays.cuts, arrays.pos, arrays.neg, self.settings["mode"] == "improved",
+            self._bins(x, channel), np.asarray(actions, dtype=np.int64), arrays.table,
+            arrays.offset, arrays.cuts, arrays.pos, arrays.neg, self.settings["mode"] == "improved",
             arrays.responses, bool(self.sharing), self._require()[0].group_idx, arrays.group_table,
             arrays.group_offset, arrays.group_responses, arrays.blend, arrays.shift,
             arrays.strength, self.cold_start == "hierarchical", arrays.prior_a, arrays.prior_b,
@@ -367,21 +400,24 @@ class AdmModels:
         """What each predictor adds to the action's score for `x` — its own model's and,
         weighted as in scoring, its group model's contributions."""
         config, _ = self._require()
-        arrays = self._channels[channel]
-        own = self._model(action, channel)
-        out = dict(own.explain_one(x)) if own is not None else {}
+        context, seen = self._context(channel), self._with_channel(x, channel) or {}
+        arrays = self._channels[context]
+        own = self._model(action, context)
+        out = dict(own.explain_one(seen)) if own is not None else {}
         blend = float(arrays.blend[action])
         if self.sharing and blend < 1:
-            group = self.models.get(self._group_key(int(config.group_idx[action]), channel))
+            group = self.models.get(self._group_key(int(config.group_idx[action]), context))
             if group is not None:
                 out = {k: v * blend for k, v in out.items()}
-                for name, c in group.explain_one(x).items():
+                for name, c in group.explain_one(seen).items():
                     out[name] = out.get(name, 0.0) + (1 - blend) * c
         return out
 
     def positives(self, actions: IntArray, channel: str) -> FloatArray:
         """Each model's (decayed) positive responses: its maturity."""
-        return np.asarray(self._channels[channel].positives[actions], dtype=np.float64)
+        return np.asarray(
+            self._channels[self._context(channel)].positives[actions], dtype=np.float64
+        )
 
     # --- learning --------------------------------------------------------------------
 
@@ -394,6 +430,7 @@ class AdmModels:
         at: float | None = None,
     ) -> dict[str, Any]:
         config, enc = self._require()
+        x, channel = self._with_channel(x, channel), self._context(channel)
         key = model_id(action_id, channel)
         model = self.models.get(key)
         if model is None:
@@ -473,7 +510,8 @@ class AdmModels:
         warming a benchmark — and lay the scoring arrays out once at the end. Persist with
         `to_state()` afterwards."""
         config, enc = self._require()
-        for action_id, channel, positive, x in responses:
+        for action_id, decided_on, positive, seen in responses:
+            x, channel = self._with_channel(seen, decided_on), self._context(decided_on)
             action = config.action_index.get(action_id)
             keys = [model_id(action_id, channel)]
             if self.sharing and action is not None:
@@ -555,7 +593,7 @@ class AdmModels:
         for key, model in sorted(self.models.items()):
             action_id, _, channel = key.rpartition("@")
             index = config.action_index.get(action_id)
-            if index is None or channel not in config.channels:
+            if index is None or channel not in self._channels:  # another model context
                 continue
             action = config.actions[index]
             out.append(
@@ -565,7 +603,10 @@ class AdmModels:
                     issue=action.issue,
                     group=action.group.split("/", 1)[1],
                     channel=channel,
-                    direction=config.channels[channel].direction,
+                    # pooled: every channel's, so no single direction
+                    direction=config.channels[channel].direction
+                    if channel in config.channels
+                    else "",
                     binning=model.binning(),
                     snapshot_time=self.learned_at.get(key, now),
                 )

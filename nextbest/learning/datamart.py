@@ -32,7 +32,7 @@ from typing import Any
 
 import polars as pl
 
-from nextbest.learning.report import Bin, ModelReport, PredictorBinning
+from nextbest.learning.report import ALL_CHANNELS, Bin, ModelReport, PredictorBinning
 from nextbest.store.base import HistoryStore, InteractionRow, StoredDecision
 from nextbest.types import Outcome
 
@@ -156,7 +156,8 @@ def model_snapshot_frame(reports: Iterable[ModelReport]) -> pl.DataFrame:
                 "pyIssue": report.issue,
                 "pyGroup": _group_name(report.group),
                 "pyName": report.action_id,
-                "pyChannel": report.channel,
+                # a pooled model has no channel in its context: Pega leaves both empty
+                "pyChannel": "" if report.channel == ALL_CHANNELS else report.channel,
                 "pyDirection": report.direction.capitalize(),
                 "pyTreatment": None,  # models are per action × channel, not per treatment
                 "pyPerformance": binning.auc,

@@ -68,16 +68,20 @@ class ModelBinning:
         return tuple(p for p in self.predictors if p.entry_type == "Active")
 
 
+#: a pooled model's channel, its model context: "<action>@*" learns from every channel
+ALL_CHANNELS = "*"
+
+
 @dataclass(frozen=True, slots=True)
 class ModelReport:
     """One model of the bank, with the business context it belongs to."""
 
-    model_id: str  # "action@channel"
+    model_id: str  # "action@channel", "action@*" when channels are pooled
     action_id: str
     issue: str
     group: str
-    channel: str
-    direction: str
+    channel: str  # ALL_CHANNELS when pooled
+    direction: str  # "" when pooled
     binning: ModelBinning
     snapshot_time: float  # epoch seconds UTC
     configuration: str = "nextbest-adm"

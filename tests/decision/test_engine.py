@@ -219,7 +219,7 @@ def test_outcomes_validate_and_deduplicate() -> None:
     assert not engine.record_outcome(decision.decision_id, action, "accepted", idempotency_key="k1")
     assert not engine.record_outcome(decision.decision_id, action, "accepted", idempotency_key="k1")
     after = {m["model_id"]: m for m in engine.models.describe()}
-    key = f"{action}@web"
+    key = f"{action}@*"  # one model for all channels (`pool_channels`)
     assert after[key]["positives"] == 1
     assert len(after) == len(before) + 1
 

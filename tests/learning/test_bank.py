@@ -9,10 +9,12 @@ from datetime import timedelta
 import numpy as np
 import pytest
 
+from nextbest.config.compiled import CompiledConfig
 from nextbest.learning import AdmModels, model_features, predictor_kinds
+from nextbest.learning.datamart import model_snapshot_frame
 from nextbest.learning.uniform import in_control_group
 from nextbest.store import open_store
-from nextbest.testing import T0, FixedClock, make_config, make_engine
+from nextbest.testing import SMALL_BANK, T0, FixedClock, make_config, make_engine
 from nextbest.types import DecisionRequest, Placement
 
 CONFIG = make_config()
@@ -30,8 +32,10 @@ def customer(rng: random.Random) -> dict[str, object]:
     }
 
 
-def trained(mode: str = "improved", cold_start: str = "none", n: int = 3000) -> AdmModels:
-    bank = AdmModels(mode=mode, cold_start=cold_start)
+def trained(
+    mode: str = "improved", cold_start: str = "none", n: int = 3000, *, pool: bool = True
+) -> AdmModels:
+    bank = AdmModels(mode=mode, cold_start=cold_start, pool_channels=pool)
     bank.bind(CONFIG)
     rng = random.Random(3)
     for _ in range(n):
@@ -57,17 +61,62 @@ def test_predictors_are_declared_fields_without_pii_or_protected_ones() -> None:
 
 
 @pytest.mark.parametrize("mode", ["adm", "improved"])
-def test_vectorised_scores_equal_each_models_own_prediction(mode: str) -> None:
-    bank = trained(mode)
+@pytest.mark.parametrize("pool", [True, False])
+def test_vectorised_scores_equal_each_models_own_prediction(mode: str, pool: bool) -> None:
+    bank = trained(mode, pool=pool)
     rng = random.Random(8)
     idx = np.arange(len(ACTIONS))
     for _ in range(50):
         x = model_features(CONFIG, customer(rng), {"page": "cards"})
         means = bank.posterior(idx, "web", x).mean()
         for i, action in enumerate(ACTIONS):
-            model = bank.models.get(f"{action}@web")
-            expected = 0.5 if model is None else model.predict_one(x)
+            model = bank.models.get(f"{action}@*" if pool else f"{action}@web")
+            seen = {**x, "request.channel": "web"} if pool else x
+            expected = 0.5 if model is None else model.predict_one(seen)
             assert means[i] == pytest.approx(expected, abs=1e-9)
+
+
+def on_two_channels(config: CompiledConfig, n: int) -> tuple[AdmModels, random.Random]:
+    """A pooled bank after n responses to gold-card: 30 % accept on the web, 3 % by e-mail."""
+    bank = AdmModels(cold_start="none", min_positives=0, pool_channels=True)
+    bank.bind(config)
+    rng = random.Random(4)
+    for _ in range(n):
+        x = model_features(config, customer(rng), {"page": "home"})
+        channel = rng.choice(["web", "email"])
+        bank.learn_one("gold-card", channel, rng.random() < (0.3 if channel == "web" else 0.03), x)
+    return bank, rng
+
+
+def test_pooled_channels_make_one_model_whose_predictor_is_the_channel() -> None:
+    bank, rng = on_two_channels(CONFIG, 4000)
+    assert {k for k in bank.models if not k.startswith("group/")} == {"gold-card@*"}
+    model = bank.models["gold-card@*"]
+    gold = np.array([CONFIG.action_index["gold-card"]])
+    x = model_features(CONFIG, customer(rng), {"page": "home"})
+    web, email = (bank.posterior(gold, c, x).mean()[0] for c in ("web", "email"))
+    assert web > 3 * email  # 10× in truth
+    assert web == pytest.approx(model.predict_one({**x, "request.channel": "web"}), abs=1e-9)
+    assert "request.channel" in bank.explain(int(gold[0]), "email", x)
+    assert bank.positives(gold, "web")[0] == bank.positives(gold, "email")[0] > 0
+    (report,) = bank.reports(0.0)
+    assert (report.model_id, report.channel, report.direction) == ("gold-card@*", "*", "")
+    snapshot = model_snapshot_frame([report])
+    assert snapshot["pyChannel"].to_list() == [""]  # no channel in the model's context
+
+
+def test_an_excluded_channel_predictor_leaves_pooled_models_channel_blind() -> None:
+    config = make_config(
+        {
+            "nextbest.yaml": SMALL_BANK["nextbest.yaml"]
+            + "learning:\n  exclude_predictors: [request.channel]\n"
+        }
+    )
+    bank, rng = on_two_channels(config, 2000)
+    assert "request.channel" not in bank.models["gold-card@*"].encoder.names
+    gold = np.array([config.action_index["gold-card"]])
+    x = model_features(config, customer(rng), {"page": "home"})
+    assert bank.posterior(gold, "web", x).mean()[0] == bank.posterior(gold, "email", x).mean()[0]
 
 
 def test_learning_finds_the_segment_that_responds() -> None:
@@ -178,7 +227,7 @@ def test_late_outcomes_train_on_the_decision_time_values() -> None:
     engine.upsert_profile("c1", {"age": 61})  # the customer's profile moves on
     action = decision.actions[0].action_id
     engine.record_outcome(decision.decision_id, action, "accepted")
-    model = engine.models.models[f"{action}@web"]  # type: ignore[attr-defined]
+    model = engine.models.models[f"{action}@*"]  # type: ignore[attr-defined]
     age = model.encoder.names.index("age")
     assert model.res[0, age] == 25
 
