@@ -481,7 +481,10 @@ def _run_simulation(
 def _print_report(report: Any) -> None:
     data = report.as_dict()
     beta = "last5_beta_acceptance_rate" in data
-    columns = ["day", "engine", "random", "oracle", *(["beta"] if beta else []), "engine value"]
+    columns = [
+        "day", "engine", "random", "oracle", "learnable", *(["beta"] if beta else []),
+        "engine value",
+    ]  # fmt: skip
     table = Table(*columns, title="acceptance rate per day")
     for day in data["days"]:
         table.add_row(
@@ -489,6 +492,7 @@ def _print_report(report: Any) -> None:
             f"{day['acceptance_rate']:.2%}",
             f"{day['baseline_acceptance_rate']:.2%}",
             f"{day['oracle_acceptance_rate']:.2%}",
+            f"{day['learnable_acceptance_rate']:.2%}",
             *([f"{day['beta_acceptance_rate']:.2%}"] if beta else []),
             f"{day['value']:,.0f}",
         )
@@ -497,7 +501,8 @@ def _print_report(report: Any) -> None:
     out.print(
         f"last 5 days: engine {data['last5_acceptance_rate']:.2%}, random "
         f"{data['last5_baseline_acceptance_rate']:.2%}, oracle "
-        f"{data['last5_oracle_acceptance_rate']:.2%}"
+        f"{data['last5_oracle_acceptance_rate']:.2%} (learnable "
+        f"{data['last5_learnable_acceptance_rate']:.2%})"
         + (f", beta-bernoulli {data['last5_beta_acceptance_rate']:.2%}" if beta else "")
         + (f" — {lift:.2f}× the random baseline" if lift else "")
     )

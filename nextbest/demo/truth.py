@@ -70,9 +70,18 @@ class GroundTruth:
         return np.asarray(0.5 * rng.standard_normal(self.n), dtype=np.float64)
 
     def logits(
-        self, traits: Mapping[str, Any], channel: str, context: Mapping[str, Any]
+        self,
+        traits: Mapping[str, Any],
+        channel: str,
+        context: Mapping[str, Any],
+        *,
+        noise: bool = True,
     ) -> FloatArray:
-        z = self.base + CHANNEL_EFFECT.get(channel, 0.0) + self._noise(traits)
+        """Log-odds of every action; without the per-customer noise if `noise` is off: the
+        part of the truth that profile and context can explain."""
+        z = self.base + CHANNEL_EFFECT.get(channel, 0.0)
+        if noise:
+            z = z + self._noise(traits)
         travel = float(traits.get("travel_per_year") or 0)
         z = z + self.travel * (0.35 * min(travel, 6.0) - 0.7)
         z = z + self.family * (0.9 if (traits.get("kids") or 0) > 0 else -0.5)
@@ -98,9 +107,11 @@ class GroundTruth:
         action_ids: Sequence[str],
         channel: str,
         context: Mapping[str, Any],
+        *,
+        noise: bool = True,
     ) -> FloatArray:
         """P(accept) for each of `action_ids`, in that order."""
-        p = 1 / (1 + np.exp(-self.logits(traits, channel, context)))
+        p = 1 / (1 + np.exp(-self.logits(traits, channel, context, noise=noise)))
         return np.asarray(p[[self.index[a] for a in action_ids]], dtype=np.float64)
 
     def probability(

@@ -6,7 +6,12 @@ Three arms see the *same* customers, channels, contexts and response dice each d
 * **random** — the same engine and rules, but every propensity is drawn uniformly at random
   (Pega's "random model control group"): how well arbitration does without learning;
 * **oracle** — the same engine and rules, but propensities come from the hidden ground
-  truth: an upper bound for what learning could reach.
+  truth: an upper bound for what learning could reach;
+* **learnable** — the oracle without the truth's per-customer noise, which no model of
+  profile and context can learn (a customer shows up once or twice a month): the ceiling
+  of any such model;
+* **beta** — a Beta-Bernoulli rate per action × channel, the stand-in the adaptive models
+  must beat (when the engine runs them).
 
 Each arm keeps its own interaction history, so contact policies act on each arm's own
 past. The acceptance rate is accepted offers per interaction.
@@ -86,7 +91,13 @@ class ArmDay:
 
 
 #: arm → prefix of its keys in the JSON report
-ARM_KEYS = (("engine", ""), ("random", "baseline_"), ("oracle", "oracle_"), ("beta", "beta_"))
+ARM_KEYS = (
+    ("engine", ""),
+    ("random", "baseline_"),
+    ("oracle", "oracle_"),
+    ("learnable", "learnable_"),
+    ("beta", "beta_"),
+)
 
 
 @dataclass
@@ -125,12 +136,14 @@ class SimulationReport:
         engine, engine_value = self._last("engine")
         base, base_value = self._last("random")
         oracle, oracle_value = self._last("oracle")
+        learnable, learnable_value = self._last("learnable")
         extra: dict[str, Any] = {}
         if self.days and "beta" in self.days[0].arms:
             beta, beta_value = self._last("beta")
             extra = {
                 "last5_beta_acceptance_rate": round(beta, 5),
                 "last5_lift_vs_beta": round(engine / beta, 3) if beta else None,
+                "last5_learnable_lift_vs_beta": round(learnable / beta, 3) if beta else None,
                 "last5_beta_value": round(beta_value, 2),
             }
         return {
@@ -142,10 +155,12 @@ class SimulationReport:
             "last5_acceptance_rate": round(engine, 5),
             "last5_baseline_acceptance_rate": round(base, 5),
             "last5_oracle_acceptance_rate": round(oracle, 5),
+            "last5_learnable_acceptance_rate": round(learnable, 5),
             "last5_lift_vs_baseline": round(engine / base, 3) if base else None,
             "last5_value": round(engine_value, 2),
             "last5_baseline_value": round(base_value, 2),
             "last5_oracle_value": round(oracle_value, 2),
+            "last5_learnable_value": round(learnable_value, 2),
             **extra,
         }
 
@@ -195,7 +210,7 @@ def simulate(
         raise TypeError("simulate() needs an engine with a FixedClock")
     config = engine.config
     truth = GroundTruth(config, seed=seed)
-    oracle_models = OracleModels()
+    oracle_models, learnable_models = OracleModels(), OracleModels()
     # the yardsticks need no selection probabilities (skip their Monte-Carlo estimate) and
     # no random control group
     plain = dataclasses.replace(
@@ -209,6 +224,9 @@ def simulate(
             MemoryStore(), plain, clock=clock, seed=seed + 11, models=UniformPropensities()
         ),
         "oracle": Engine(MemoryStore(), plain, clock=clock, seed=seed + 13, models=oracle_models),
+        "learnable": Engine(
+            MemoryStore(), plain, clock=clock, seed=seed + 19, models=learnable_models
+        ),
     }
     if not isinstance(engine.models, BetaBernoulliModels):
         # the stand-in the adaptive models must beat: a rate per action × channel
@@ -268,6 +286,9 @@ def simulate(
             dice = rng.random(2)
             probs = truth.probabilities(profile_of(customer_id), action_ids, channel, context)
             oracle_models.truth = probs
+            learnable_models.truth = truth.probabilities(
+                profile_of(customer_id), action_ids, channel, context, noise=False
+            )
             for name, arm in arms.items():
                 decision = arm.decide(request)
                 tally = day_result.arms[name]

@@ -167,6 +167,7 @@ def test_simulate_json(tmp_path: Path) -> None:
         "last5_acceptance_rate",
         "last5_baseline_acceptance_rate",
         "last5_oracle_acceptance_rate",
+        "last5_learnable_acceptance_rate",
     ):
         assert 0 <= report[key] <= 1
 

@@ -38,5 +38,9 @@ def test_learning_beats_random_by_half_again(tmp_path: Path) -> None:
     engine = report["last5_acceptance_rate"]
     baseline = report["last5_baseline_acceptance_rate"]
     oracle = report["last5_oracle_acceptance_rate"]
+    learnable = report["last5_learnable_acceptance_rate"]
     assert engine >= 1.5 * baseline, report
-    assert oracle >= engine
+    assert oracle >= learnable >= engine * 0.95
+    # issue 3: one model per action over all channels beats a rate per action × channel
+    # (1.12× for this seed; 0.98× with a model per action × channel)
+    assert report["last5_lift_vs_beta"] >= 1.05, report
