@@ -159,7 +159,7 @@ def model_snapshot_frame(reports: Iterable[ModelReport]) -> pl.DataFrame:
                 # a pooled model has no channel in its context: Pega leaves both empty
                 "pyChannel": "" if report.channel == ALL_CHANNELS else report.channel,
                 "pyDirection": report.direction.capitalize(),
-                "pyTreatment": None,  # models are per action × channel, not per treatment
+                "pyTreatment": None,  # models are per action (× channel), not per treatment
                 "pyPerformance": binning.auc,
                 "pySuccessRate": binning.positives / responses if responses else 0.0,
                 "pyResponseCount": responses,

@@ -1,6 +1,6 @@
-"""Send simulated customers through the real engine and compare it with two yardsticks.
+"""Send simulated customers through the real engine and compare it with yardsticks.
 
-Three arms see the *same* customers, channels, contexts and response dice each day:
+The arms see the *same* customers, channels, contexts and response dice each day:
 
 * **engine** — the real engine on the real store, learning from every outcome;
 * **random** — the same engine and rules, but every propensity is drawn uniformly at random
