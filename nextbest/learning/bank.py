@@ -570,9 +570,9 @@ class AdmModels:
     def describe(self) -> list[dict[str, Any]]:
         rows = []
         for key, model in sorted(self.models.items()):
-            if key.startswith(GROUP_PREFIX):
-                continue
             action_id, _, channel = key.rpartition("@")
+            if key.startswith(GROUP_PREFIX) or channel not in self._channels:
+                continue  # a group model, or one of another model context (as in reports)
             binning = model.binning()
             rows.append(
                 {

@@ -119,6 +119,18 @@ def test_an_excluded_channel_predictor_leaves_pooled_models_channel_blind() -> N
     assert bank.posterior(gold, "web", x).mean()[0] == bank.posterior(gold, "email", x).mean()[0]
 
 
+def test_models_of_another_model_context_are_kept_but_not_listed() -> None:
+    per_channel = trained(n=300, pool=False)
+    pooled = AdmModels(cold_start="none")
+    pooled.load_state(per_channel.to_state())
+    pooled.bind(CONFIG)
+    assert any(k.endswith("@web") for k in pooled.models)  # kept: switching back finds them
+    assert pooled.describe() == [] and pooled.reports(0.0) == []
+    pooled.learn_one("gold-card", "web", True, {"age": 30})
+    assert [m["model_id"] for m in pooled.describe()] == ["gold-card@*"]
+    assert [r.model_id for r in pooled.reports(0.0)] == ["gold-card@*"]
+
+
 def test_learning_finds_the_segment_that_responds() -> None:
     bank = trained("improved")
     student = CONFIG.action_index["student-card"]
