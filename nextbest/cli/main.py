@@ -7,6 +7,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import asdict
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -61,6 +62,21 @@ ConfigOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+class World(StrEnum):
+    """The simulated bank's hidden truth (`nextbest.demo.truth.WORLDS`)."""
+
+    SEGMENTED = "segmented"
+    MILD = "mild"
+
+
+WorldOption = Annotated[
+    World,
+    typer.Option(
+        help="How strongly profile and context decide acceptance in the simulated bank.",
+    ),
+]
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
@@ -454,7 +470,13 @@ def import_profiles(
 
 
 def _run_simulation(
-    db: str, config: Path | None, days: int, customers: int, interactions: int, seed: int
+    db: str,
+    config: Path | None,
+    days: int,
+    customers: int,
+    interactions: int,
+    seed: int,
+    world: World = World.SEGMENTED,
 ) -> Any:
     from nextbest.clock import FixedClock
     from nextbest.sim.simulator import START, simulate
@@ -469,6 +491,7 @@ def _run_simulation(
                 customers=customers,
                 interactions_per_day=interactions,
                 seed=seed,
+                world=world.value,
                 progress=lambda done, total: progress.update(task, completed=done),
             )
     except NextbestError as exc:
@@ -532,6 +555,7 @@ def simulate(
     customers: Annotated[int, typer.Option(min=10, max=1_000_000)] = 20_000,
     interactions: Annotated[int, typer.Option(help="Interactions per day.", min=1)] = 1000,
     seed: Annotated[int, typer.Option()] = 7,
+    world: WorldOption = World.SEGMENTED,
     db: DbOption = DEFAULT_DB,
     config: ConfigOption = None,
     as_json: JsonOption = False,
@@ -554,13 +578,13 @@ def simulate(
             loaded = load_config(config or default_config_dir())
         except ConfigError as exc:
             raise _fail(str(exc)) from None
-        data = cold_start_experiment(loaded, seed=seed).as_dict()
+        data = cold_start_experiment(loaded, seed=seed, world=world.value).as_dict()
         if as_json:
             _print_json(data)
         else:
             _print_cold_start(data)
         return
-    report = _run_simulation(db, config, days, customers, interactions, seed)
+    report = _run_simulation(db, config, days, customers, interactions, seed, world)
     if as_json:
         _print_json(report.as_dict())
     else:

@@ -3,19 +3,32 @@
 Only the simulator knows it. The engine must learn it from outcomes; the oracle arm of the
 simulator uses it directly as the ceiling of what learning could reach.
 
-Log-odds of acceptance = the action's base rate (drawn per action from the seed, between
-about 0.5 % and 25 %) + a channel effect (agents and the app convert best, e-mail and SMS
-worst) + a few affinities (frequent travellers like travel products, parents like family
-products, the young and digital like digital products, customers likely to churn respond
-to retention, customers in difficulty to hardship help, the page being visited lifts its
-own product group) + fixed per-customer × action noise.
+Log-odds of acceptance = the action's base rate (drawn per action from the seed) + a
+channel effect (agents and the app convert best, e-mail and SMS worst) + affinities
+(frequent travellers like travel products, parents like family products, the young and
+digital like digital products, wealthier customers investments and mortgages, customers
+likely to churn respond to retention, customers in difficulty to hardship help, the page
+being visited lifts its own product group) + fixed per-customer × action noise.
 Protected attributes (gender, nationality) play no part.
+
+How strong the affinities are is the simulated bank's *world* (`WORLDS`):
+
+* `segmented`, the default — who the customer is decides what they accept, as banks see
+  it: base rates of 2–8 %, a family product is some 30 times likelier to be taken by a
+  parent than by anyone else, a digital one 25 times by the young or digitally active, an
+  investment or mortgage 20 times above an income of 60,000; the product page being
+  visited multiplies its group's odds by 7; little idiosyncrasy is left (noise 0.2);
+* `mild` — the demo's first world: base rates spread from 0.5 % to 25 % and modest
+  affinities (odds ×2–4), with more per-customer noise (0.5). A rate per action captures
+  most of it: even exact knowledge of profile and context beats a learned rate by only
+  10–19 % there (the simulator's `learnable` arm).
 """
 
 from __future__ import annotations
 
 import zlib
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -36,17 +49,47 @@ PAGE_GROUPS = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class World:
+    """The strength of each part of the truth: (if so, else) pairs are log-odds."""
+
+    base: tuple[float, float]  # range of the actions' base acceptance rates
+    noise: float  # standard deviation of the per-customer × action log-odds
+    travel: tuple[float, float]  # travel products: per trip a year (up to 6), and minus
+    kids: tuple[float, float]  # family products: with children, without
+    young: tuple[float, float]  # digital products: under 30 or digitally active, else
+    wealth: tuple[float, float]  # investments and mortgages: income over 60,000, else
+    page: float  # the visited page's own product group
+
+
+WORLDS = {
+    "segmented": World(
+        base=(0.02, 0.08), noise=0.2, travel=(0.8, 2.0), kids=(2.0, -1.5),
+        young=(1.8, -1.4), wealth=(1.8, -1.2), page=2.0,
+    ),
+    "mild": World(
+        base=(0.005, 0.25), noise=0.5, travel=(0.35, 0.7), kids=(0.9, -0.5),
+        young=(0.8, -0.6), wealth=(0.5, -0.3), page=1.2,
+    ),
+}  # fmt: skip
+DEFAULT_WORLD = "segmented"
+
+
 def _logit(p: float) -> float:
     return float(np.log(p / (1 - p)))
 
 
 class GroundTruth:
-    def __init__(self, config: CompiledConfig, seed: int) -> None:
+    def __init__(self, config: CompiledConfig, seed: int, world: str = DEFAULT_WORLD) -> None:
+        if world not in WORLDS:
+            raise ValueError(f"unknown world `{world}`: one of {', '.join(WORLDS)}")
+        self.world = WORLDS[world]
         rng = np.random.default_rng(seed + 101)
         self.seed = seed
         self.index = {a.id: a.index for a in config.actions}
         n = config.n_actions
-        self.base = rng.uniform(_logit(0.005), _logit(0.25), n)
+        low, high = self.world.base
+        self.base = rng.uniform(_logit(low), _logit(high), n)
         self.n = n
 
         def mask(test: Any) -> npt.NDArray[np.bool_]:
@@ -67,7 +110,7 @@ class GroundTruth:
     def _noise(self, traits: Mapping[str, Any]) -> FloatArray:
         key = str(traits.get("email") or traits.get("phone") or sorted(traits.items()))
         rng = np.random.default_rng([zlib.crc32(key.encode()), self.seed])
-        return np.asarray(0.5 * rng.standard_normal(self.n), dtype=np.float64)
+        return np.asarray(self.world.noise * rng.standard_normal(self.n), dtype=np.float64)
 
     def logits(
         self,
@@ -79,20 +122,21 @@ class GroundTruth:
     ) -> FloatArray:
         """Log-odds of every action; without the per-customer noise if `noise` is off: the
         part of the truth that profile and context can explain."""
+        w = self.world
         z = self.base + CHANNEL_EFFECT.get(channel, 0.0)
         if noise:
             z = z + self._noise(traits)
         travel = float(traits.get("travel_per_year") or 0)
-        z = z + self.travel * (0.35 * min(travel, 6.0) - 0.7)
-        z = z + self.family * (0.9 if (traits.get("kids") or 0) > 0 else -0.5)
+        z = z + self.travel * (w.travel[0] * min(travel, 6.0) - w.travel[1])
+        z = z + self.family * w.kids[0 if (traits.get("kids") or 0) > 0 else 1]
         young = (traits.get("age") or 99) < 30 or bool(traits.get("digital_active"))
-        z = z + self.digital * (0.8 if young else -0.6)
+        z = z + self.digital * w.young[0 if young else 1]
         z = z + self.retention * 3.0 * (float(traits.get("churn_risk") or 0) - 0.3)
         z = z + self.resilience * (1.2 if traits.get("in_arrears") else 0.0)
-        z = z + self.wealth * (0.5 if (traits.get("income") or 0) > 60_000 else -0.3)
+        z = z + self.wealth * w.wealth[0 if (traits.get("income") or 0) > 60_000 else 1]
         page = context.get("page")
         if isinstance(page, str) and page in self.page:
-            z = z + self.page[page] * 1.2
+            z = z + self.page[page] * w.page
         if page == "travel":
             z = z + self.travel * 1.0
         if page == "support":

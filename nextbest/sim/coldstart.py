@@ -20,7 +20,7 @@ import numpy as np
 
 from nextbest.config.compiled import CompiledConfig
 from nextbest.demo.profiles import generate_profiles
-from nextbest.demo.truth import GroundTruth
+from nextbest.demo.truth import DEFAULT_WORLD, GroundTruth
 from nextbest.learning import AdmModels, model_features
 from nextbest.profile.traits import coerce_traits
 from nextbest.sim.simulator import INTENTS, PAGES
@@ -64,8 +64,9 @@ def cold_start_experiment(
     warm: int = 5_000,
     customers: int = 5_000,
     seed: int = 7,
+    world: str = DEFAULT_WORLD,
 ) -> ColdStartReport:
-    truth = GroundTruth(config, seed=seed)
+    truth = GroundTruth(config, seed=seed, world=world)
     raw = [traits for _, traits in generate_profiles(customers, seed)]
     typed = [coerce_traits(config.traits, t) for t in raw]
     action_ids = [a.id for a in config.actions]

@@ -32,7 +32,7 @@ from nextbest.clock import FixedClock
 from nextbest.config.compiled import CompiledConfig
 from nextbest.decision.engine import Engine
 from nextbest.demo.profiles import generate_consents, generate_permissions, generate_profiles
-from nextbest.demo.truth import GroundTruth
+from nextbest.demo.truth import DEFAULT_WORLD, GroundTruth
 from nextbest.learning import BetaBernoulliModels, UniformPropensities
 from nextbest.learning.base import Features, KnownPropensities, Posterior
 from nextbest.store.base import ConsentRecord, Store
@@ -124,6 +124,7 @@ class SimulationReport:
     interactions_per_day: int
     seed: int
     config_version: str
+    world: str = DEFAULT_WORLD
 
     def _last(self, arm: str, n: int = 5) -> tuple[float, float]:
         tail = self.days[-n:]
@@ -151,6 +152,7 @@ class SimulationReport:
             "customers": self.customers,
             "interactions_per_day": self.interactions_per_day,
             "seed": self.seed,
+            "world": self.world,
             "config_version": self.config_version,
             "last5_acceptance_rate": round(engine, 5),
             "last5_baseline_acceptance_rate": round(base, 5),
@@ -202,14 +204,16 @@ def simulate(
     customers: int = 20_000,
     interactions_per_day: int = 1000,
     seed: int = 7,
+    world: str = DEFAULT_WORLD,
     progress: Callable[[int, int], None] | None = None,
 ) -> SimulationReport:
-    """Run the simulation; `engine` must run on a `FixedClock` (it is moved day by day)."""
+    """Run the simulation; `engine` must run on a `FixedClock` (it is moved day by day).
+    `world` is the demo truth's (`nextbest.demo.truth.WORLDS`)."""
     clock = engine.clock
     if not isinstance(clock, FixedClock):
         raise TypeError("simulate() needs an engine with a FixedClock")
     config = engine.config
-    truth = GroundTruth(config, seed=seed)
+    truth = GroundTruth(config, seed=seed, world=world)
     oracle_models, learnable_models = OracleModels(), OracleModels()
     # the yardsticks need no selection probabilities (skip their Monte-Carlo estimate) and
     # no random control group
@@ -314,4 +318,5 @@ def simulate(
         interactions_per_day=interactions_per_day,
         seed=seed,
         config_version=config.version,
+        world=world,
     )
