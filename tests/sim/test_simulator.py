@@ -9,8 +9,10 @@ from typing import Any
 from typer.testing import CliRunner
 
 from nextbest.cli import app
+from nextbest.cli.main import World
 from nextbest.clock import FixedClock
 from nextbest.decision.engine import Engine
+from nextbest.demo.truth import WORLDS
 from nextbest.sim.simulator import START, simulate
 
 
@@ -63,3 +65,7 @@ def test_learning_beats_random_by_half_again(tmp_path: Path) -> None:
     # (1.222× for this seed; 1.10× with a model per action × channel, 1.01× as ADM is
     # documented; in the mild world 1.12×, where even the learnable arm reaches only 1.13×)
     assert report["last5_lift_vs_beta"] >= 1.2, report
+
+
+def test_the_command_offers_every_world() -> None:
+    assert {world.value for world in World} == set(WORLDS)
