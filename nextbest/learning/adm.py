@@ -32,6 +32,7 @@ import math
 from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
+from operator import itemgetter
 from typing import Any, Self
 
 import numpy as np
@@ -46,7 +47,7 @@ MODES = ("adm", "improved")
 #: mode → (min_share, granularity) defaults
 MODE_BINNING = {"adm": (0.05, 0.25), "improved": (0.03, 0.5)}
 #: learn_one applies its queue once it holds this many responses
-QUEUE = 256
+QUEUE = 1024
 #: at most this many score groups enter the classifier's PAV
 CLASSIFIER_ATOMS = 200
 #: improved mode fits weights once the reservoir holds this many of each class
@@ -107,6 +108,17 @@ def interval_symbol(lo: float | None, hi: float | None, spec: str) -> str:
     return f"[{lo:{spec}}, {hi:{spec}}>"
 
 
+def _columns(rows: Sequence[Features], names: Sequence[str]) -> dict[str, Sequence[Any]]:
+    """Rows (mappings) as columns of `names`, None where a row lacks one."""
+    if len(names) > 1 and rows:
+        pick = itemgetter(*names)
+        try:
+            return dict(zip(names, zip(*map(pick, rows), strict=True), strict=True))
+        except KeyError:
+            pass  # some row lacks a name: value by value
+    return {name: [x.get(name) for x in rows] for name in names}
+
+
 class AdmModel:
     """One ADM-class model (say, one action on one channel)."""
 
@@ -155,7 +167,10 @@ class AdmModel:
         self.res_next = 0
         self.res_filled = 0
         self._queue: list[tuple[Features, bool, float]] = []
-        self._bins_cache: tuple[tuple[int, int], npt.NDArray[np.int64]] | None = None
+        # the reservoir rows' base bins, kept as they are learned (one column per predictor,
+        # contiguous), valid for the encoder version in `res_grid` (None: to be recomputed)
+        self.res_bins = np.zeros((s.reservoir, 0), dtype=np.int64, order="F")
+        self.res_grid: int | None = self.encoder.version
         self._fitted: dict[tuple[int, ...], FloatArray] = {}  # active predictors → last fit
         self._sync()
 
@@ -184,6 +199,11 @@ class AdmModel:
         if self.res.shape[1] < len(enc):
             pad = np.full((self.res.shape[0], len(enc) - self.res.shape[1]), np.nan)
             self.res = np.hstack((self.res, pad))
+        if self.res_bins.shape[1] < len(enc):
+            # a predictor first seen now was missing (bin 0) in every reservoir row
+            grown = np.zeros((self.res_bins.shape[0], len(enc)), dtype=np.int64, order="F")
+            grown[:, : self.res_bins.shape[1]] = self.res_bins
+            self.res_bins = grown
 
     def _grow(self, p: int, b: int) -> None:
         """Make room for base bin b of predictor p (a new symbol, a finer grid)."""
@@ -220,9 +240,11 @@ class AdmModel:
                 self._learn_scalar(x, y, weight)
             return
         names = (
-            {name for x, _, _ in rows for name in x} if self.encoder.infer else self.encoder.names
+            sorted({name for x, _, _ in rows for name in x})
+            if self.encoder.infer
+            else self.encoder.names
         )
-        X = {name: [x.get(name) for x, _, _ in rows] for name in names}
+        X = _columns([x for x, _, _ in rows], names)
         labels = np.fromiter((r[1] for r in rows), dtype=bool, count=len(rows))
         weights = np.fromiter((r[2] for r in rows), dtype=np.float64, count=len(rows))
         self._learn_columns(X, labels, weights)
@@ -256,6 +278,8 @@ class AdmModel:
             self.total_neg += weight
         i = self.res_next
         self.res[i, : len(raw)] = raw
+        if self.res_grid == self.encoder.version:
+            self.res_bins[i, : len(bins)] = bins
         self.res_y[i] = y
         self.res_w[i] = weight
         self.res_next = (i + 1) % len(self.res_y)
@@ -296,26 +320,27 @@ class AdmModel:
             self.grid_version = self.encoder.version
         n = len(y)
         bins = self.encoder.bins_of(raw)
+        label = y.astype(np.int64)
         for p in range(bins.shape[1]):
             column = bins[:, p]
             self._grow(p, int(column.max()))
-            group = np.asarray(self.group_of[p])
-            for counts, merged, mask in (
-                (self.pos[p], self.mpos[p], y),
-                (self.neg[p], self.mneg[p], ~y),
-            ):
-                if not mask.any():
-                    continue
-                add = np.bincount(column[mask], weights=w[mask], minlength=len(counts))
-                counts[:] = (np.asarray(counts) + add).tolist()
-                madd = np.bincount(group[column[mask]], weights=w[mask], minlength=len(merged))
-                merged[:] = (np.asarray(merged) + madd).tolist()
+            size = len(self.pos[p])
+            # one pass per predictor: (negatives, positives) per base bin, then per merged bin
+            add = np.bincount(column * 2 + label, weights=w, minlength=2 * size).reshape(size, 2)
+            group = self.group_of[p]
+            for j, counts, merged in ((0, self.neg, self.mneg), (1, self.pos, self.mpos)):
+                base = add[:, j]
+                madd = np.bincount(group, weights=base, minlength=len(merged[p]))
+                counts[p] = (np.asarray(counts[p]) + base).tolist()
+                merged[p] = (np.asarray(merged[p]) + madd).tolist()
         self.total_pos += float(w[y].sum())
         self.total_neg += float(w[~y].sum())
         size = len(self.res_y)
         keep = min(n, size)
         slots = (self.res_next + np.arange(keep)) % size
         self.res[slots, : raw.shape[1]] = raw[n - keep :]
+        if self.res_grid == self.encoder.version:
+            self.res_bins[slots, : bins.shape[1]] = bins[n - keep :]
         self.res_y[slots] = y[n - keep :]
         self.res_w[slots] = w[n - keep :]
         self.res_next = int((self.res_next + keep) % size)
@@ -367,8 +392,8 @@ class AdmModel:
             self._merge(p)
         self._select()
         self._freeze()
-        self._calibrate()
         self._remember_scores()
+        self._calibrate()
         self.next_analysis = (
             self.responses * 2
             if self.responses * 2 <= s.update_every
@@ -379,26 +404,25 @@ class AdmModel:
             self.next_analysis = min(self.next_analysis, s.reservoir)
 
     def _reservoir_bins(self) -> npt.NDArray[np.int64]:
-        """Base bins of the reservoir rows (the analysis needs them several times)."""
-        key = (self.encoder.version, self.responses)
-        if self._bins_cache is None or self._bins_cache[0] != key:
-            self._bins_cache = (key, self.encoder.bins_of(self._reservoir()[0]))
-        return self._bins_cache[1]
-
-    def _reservoir(self) -> tuple[npt.NDArray[np.float64], BoolArray, FloatArray]:
+        """Base bins of the reservoir rows (read-only): kept while learning, re-binned
+        from the raw values only after a grid changed."""
         n = self.res_filled
-        return (
-            self.res[:n].astype(np.float64),
-            self.res_y[:n].copy(),
-            self.res_w[:n].astype(np.float64),
-        )
+        if self.res_grid != self.encoder.version:
+            self.res_bins[:n] = self.encoder.bins_of(self.res[:n])
+            self.res_grid = self.encoder.version
+        return self.res_bins[:n]
+
+    def _reservoir(self) -> tuple[BoolArray, FloatArray]:
+        """The reservoir rows' labels and weights (read-only)."""
+        n = self.res_filled
+        return self.res_y[:n], self.res_w[:n]
 
     def _recount(self) -> None:
         """Numeric grids changed: rebuild their base counts from the reservoir.
 
         Exact while the reservoir still holds every response; afterwards the recent
         responses' distribution over the new grid, scaled to the model's totals."""
-        _, y, w = self._reservoir()
+        y, w = self._reservoir()
         if len(y) == 0:
             return
         bins = self._reservoir_bins()
@@ -520,19 +544,44 @@ class AdmModel:
 
         `leave_one_out` takes each row's own response out of its bin first: fitting weights
         on contributions the row itself helped to count would reward overfit bins."""
-        _, y, w = self._reservoir()
+        y, w = self._reservoir()
         bins = self._reservoir_bins()
-        columns = []
-        own_pos = np.where(y, w, 0.0) if leave_one_out else np.zeros(len(y))
-        own_neg = np.where(y, 0.0, w) if leave_one_out else np.zeros(len(y))
+        n = len(y)
+        # a row's contribution depends only on its merged bin and on what it takes out of
+        # it: computed once per (bin, own response) and gathered — with unit weights there
+        # are two own responses (a positive, a negative), or none without leave-one-out
+        own, case = (
+            np.unique(np.where(y, w, -w), return_inverse=True)
+            if leave_one_out
+            else (np.zeros(1), np.zeros(n, dtype=np.int64))
+        )
+        per_row = len(own) > 64  # (many distinct weights: a table would outgrow the rows)
+        if per_row:
+            own = own[case]
+        own_pos, own_neg = np.maximum(own, 0.0), np.maximum(-own, 0.0)
         tp, tn = self.total_pos - own_pos, self.total_neg - own_neg
-        for p in predictors:
+        matrix = np.empty((n, len(predictors)))
+        for j, p in enumerate(predictors):
             group = np.asarray(self.group_of[p])
             g = group[np.minimum(bins[:, p], len(group) - 1)]
-            mpos = np.maximum(np.asarray(self.mpos[p])[g] - own_pos, 0.0)
-            mneg = np.maximum(np.asarray(self.mneg[p])[g] - own_neg, 0.0)
-            columns.append(self._log_odds(mpos, mneg, tp, tn, len(self.mpos[p])))
-        matrix = np.column_stack(columns) if columns else np.zeros((len(y), 0))
+            mpos, mneg = np.asarray(self.mpos[p]), np.asarray(self.mneg[p])
+            if per_row:
+                matrix[:, j] = self._log_odds(
+                    np.maximum(mpos[g] - own_pos, 0.0),
+                    np.maximum(mneg[g] - own_neg, 0.0),
+                    tp,
+                    tn,
+                    len(mpos),
+                )
+                continue
+            table = self._log_odds(
+                np.maximum(mpos[:, None] - own_pos, 0.0),
+                np.maximum(mneg[:, None] - own_neg, 0.0),
+                tp,
+                tn,
+                len(mpos),
+            )
+            matrix[:, j] = table[g, case]
         return matrix, y, w
 
     def _log_odds(self, mpos: Any, mneg: Any, tp: Any, tn: Any, n: int) -> Any:
@@ -599,14 +648,15 @@ class AdmModel:
 
     def _calibrate(self) -> None:
         """Classifier bins: score intervals made monotone by PAV over the reservoir."""
-        _, y, w = self._reservoir()
+        y, w = self._reservoir()
         if len(y) == 0:
             self.class_cuts, self.class_pos, self.class_neg = [], [self.total_pos], [self.total_neg]
             return
-        scores = self._scores(self._reservoir_bins())
+        # the scores as of the tables just frozen (what `_scores` gives until more is learned)
+        scores = self.offset() + self.analysed_scores
         order = np.argsort(scores, kind="stable")
         s_sorted, y_sorted, w_sorted = scores[order], y[order], w[order]
-        _, starts = np.unique(s_sorted, return_index=True)
+        starts = np.flatnonzero(np.r_[True, s_sorted[1:] != s_sorted[:-1]])  # distinct scores
         if len(starts) > CLASSIFIER_ATOMS:
             # PAV over at most CLASSIFIER_ATOMS groups of about equal size: the same fit to
             # within a group, and a loop that stays short
@@ -946,7 +996,8 @@ class AdmModel:
         self.res_w[:n] = np.frombuffer(base64.b64decode(res["w"]), dtype=np.float64)[:n]
         self.res_next = int(res["next"]) % size
         self.res_filled = n
-        self._bins_cache = None
+        self.res_bins = np.zeros((size, self.res.shape[1]), dtype=np.int64, order="F")
+        self.res_grid = None
         # the reservoir is stored when the model analyses: these are that analysis's scores
         self._remember_scores()
 

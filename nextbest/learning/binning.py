@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 from collections.abc import Mapping, Sequence
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -208,17 +209,21 @@ class Encoder:
 
     def _symbol_codes(self, p: int, column: Any, *, learn: bool) -> npt.NDArray[np.float64]:
         table = self.symbols[p]
-        get = table.get
-        # the common case in one pass (text already known); the rest in order of appearance,
-        # so new symbols get the codes a row-by-row learner would give them
-        found = np.array([get(v) if v.__class__ is str else None for v in column], dtype=object)
-        for i in np.flatnonzero(found == None):  # noqa: E711 (elementwise, on objects)
+        # the common case in one pass (text already known; -1 otherwise); the rest in order
+        # of appearance, so new symbols get the codes a row-by-row learner would give them
+        try:
+            codes = np.fromiter(
+                map(table.get, column, repeat(-1.0)), dtype=np.float64, count=len(column)
+            )
+        except TypeError:  # an unhashable value: its text is looked up below
+            codes = np.full(len(column), -1.0)
+        for i in np.flatnonzero(codes < 0):
             v = column[i]
             if v is None or (isinstance(v, float) and v != v):
-                found[i] = np.nan
+                codes[i] = np.nan
             else:
-                found[i] = self._code(p, v, learn=learn)
-        return found.astype(np.float64)
+                codes[i] = self._code(p, v, learn=learn)
+        return codes
 
     def bins_of(self, raw: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
         """Base bins for raw codes (n, predictors), vectorised."""
