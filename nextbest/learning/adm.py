@@ -109,14 +109,14 @@ def interval_symbol(lo: float | None, hi: float | None, spec: str) -> str:
 
 
 def _columns(rows: Sequence[Features], names: Sequence[str]) -> dict[str, Sequence[Any]]:
-    """Rows (mappings) as columns of `names`, None where a row lacks one."""
-    if len(names) > 1 and rows:
-        pick = itemgetter(*names)
-        try:
-            return dict(zip(names, zip(*map(pick, rows), strict=True), strict=True))
-        except KeyError:
-            pass  # some row lacks a name: value by value
-    return {name: [x.get(name) for x in rows] for name in names}
+    """Rows (mappings) as columns of `names`, None where a row lacks one.
+
+    A C-level pass per name; no tuple per row, whose allocations would set off the
+    garbage collector amid a thousand queued rows."""
+    try:
+        return {name: list(map(itemgetter(name), rows)) for name in names}
+    except KeyError:  # some row lacks a name: value by value
+        return {name: [x.get(name) for x in rows] for name in names}
 
 
 class AdmModel:
