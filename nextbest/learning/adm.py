@@ -550,11 +550,12 @@ class AdmModel:
         # a row's contribution depends only on its merged bin and on what it takes out of
         # it: computed once per (bin, own response) and gathered — with unit weights there
         # are two own responses (a positive, a negative), or none without leave-one-out
-        own, case = (
-            np.unique(np.where(y, w, -w), return_inverse=True)
-            if leave_one_out
-            else (np.zeros(1), np.zeros(n, dtype=np.int64))
-        )
+        if not leave_one_out:
+            own, case = np.zeros(1), np.zeros(n, dtype=np.int64)
+        elif n and (w == w[0]).all():  # one weight (the common case): no sort needed
+            own, case = np.array([-w[0], w[0]]), y.astype(np.int64)
+        else:
+            own, case = np.unique(np.where(y, w, -w), return_inverse=True)
         per_row = len(own) > 64  # (many distinct weights: a table would outgrow the rows)
         if per_row:
             own = own[case]
