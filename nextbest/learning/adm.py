@@ -224,9 +224,12 @@ class AdmModel:
     # --- learning --------------------------------------------------------------------
 
     def learn_one(self, x: Features, y: bool, *, weight: float = 1.0) -> None:
-        # queued, and applied in one vectorised step before anything reads the model (or
-        # when an analysis is due): the same state as learning row by row, at a fraction
-        # of the cost per response
+        """Learn one response. It is queued (up to `QUEUE`) and applied in one vectorised
+        step before anything reads the model, or when an analysis is due: the same state
+        as learning row by row, at a fraction of the cost per response.
+
+        The queue holds `x` itself: do not change a mapping after passing it (a copy per
+        call measured 5–10 % slower)."""
         self._queue.append((x, y, weight))
         if len(self._queue) >= QUEUE or self.responses + len(self._queue) >= self.next_analysis:
             self._flush()
