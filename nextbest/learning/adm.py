@@ -569,23 +569,18 @@ class AdmModel:
             group = np.asarray(self.group_of[p])
             g = group[np.minimum(bins[:, p], len(group) - 1)]
             mpos, mneg = np.asarray(self.mpos[p]), np.asarray(self.mneg[p])
-            if per_row:
-                matrix[:, j] = self._log_odds(
-                    np.maximum(mpos[g] - own_pos, 0.0),
-                    np.maximum(mneg[g] - own_neg, 0.0),
-                    tp,
-                    tn,
-                    len(mpos),
-                )
-                continue
-            table = self._log_odds(
-                np.maximum(mpos[:, None] - own_pos, 0.0),
-                np.maximum(mneg[:, None] - own_neg, 0.0),
+            merged = len(mpos)
+            # per row: each row's own bin; else a table of bins × own responses
+            at: Any = slice(None) if per_row else (g, case)
+            mpos, mneg = (mpos[g], mneg[g]) if per_row else (mpos[:, None], mneg[:, None])
+            values = self._log_odds(
+                np.maximum(mpos - own_pos, 0.0),
+                np.maximum(mneg - own_neg, 0.0),
                 tp,
                 tn,
-                len(mpos),
+                merged,
             )
-            matrix[:, j] = table[g, case]
+            matrix[:, j] = values[at]
         return matrix, y, w
 
     def _log_odds(self, mpos: Any, mneg: Any, tp: Any, tn: Any, n: int) -> Any:
