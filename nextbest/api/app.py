@@ -23,6 +23,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from nextbest.api.auth import AuthError, authorize
+from nextbest.api.batching import DecisionBatcher
 from nextbest.api.fastpath import FastPost
 from nextbest.api.ingest import register as register_ingestion
 from nextbest.api.metrics import Metrics
@@ -172,10 +173,13 @@ def create_app(
     async def healthz() -> dict[str, Any]:
         return {"status": "ok", "config_version": engine.config.version}
 
-    def answer(body: DecisionIn) -> Response:
+    batcher = DecisionBatcher(engine)
+
+    async def answer(body: DecisionIn) -> Response:
         # on the event loop: a decision is about a millisecond of CPU under the engine's
-        # lock, so a thread-pool hop would only add its own cost to every request
-        decision = engine.decide(body.to_request())
+        # lock, so a thread-pool hop would only add its own cost to every request; the
+        # decisions asked for together are committed together
+        decision = await batcher.decide(body.to_request())
         metrics.decisions.labels(decision.channel).inc()
         doc = decision.to_document()
         placements: dict[str, list[dict[str, Any]]] = {p.name: [] for p in body.placements}
@@ -196,7 +200,7 @@ def create_app(
     )
     async def decide(body: DecisionIn) -> Response:
         """Decide the next best actions for one customer (or an anonymous visitor)."""
-        return answer(body)
+        return await answer(body)
 
     # the well-formed decision request skips FastAPI's routing (see nextbest.api.fastpath)
     app.add_middleware(

@@ -16,7 +16,7 @@ exception handlers, looked up as Starlette's exception middleware does. The requ
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -32,7 +32,7 @@ Handlers = dict[Any, Callable[[Request, Exception], Any]]
 
 
 class FastPost:
-    """Answers `POST path` with `endpoint(model)` when the body validates as `model` and
+    """Answers `POST path` with `await endpoint(model)` when the body validates as `model` and
     `check(authorization header)` passes; hands everything else to `app`."""
 
     def __init__(
@@ -42,7 +42,7 @@ class FastPost:
         path: str,
         model: type[BaseModel],
         check: Callable[[str | None], object],
-        endpoint: Callable[[Any], Response],
+        endpoint: Callable[[Any], Awaitable[Response]],
         route: BaseRoute,
         handlers: Handlers,
     ) -> None:
@@ -90,7 +90,7 @@ class FastPost:
     async def _answer(self, parsed: BaseModel, scope: Scope, send: Send) -> None:
         scope["route"] = self.route
         try:
-            response = self.endpoint(parsed)
+            response = await self.endpoint(parsed)
         except Exception as exc:
             handler = next(
                 (self.handlers[k] for k in type(exc).__mro__ if k in self.handlers), None

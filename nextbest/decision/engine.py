@@ -387,50 +387,101 @@ class Engine(IdentityMixin):
     # --- decisions -------------------------------------------------------------------
 
     def decide(self, request: DecisionRequest) -> Decision:
-        request = self.recognize(request)
         with self._lock:
             config = self.config
-            now = self.clock.now()
-            raw: dict[str, Any] = {}
-            consents: list[ConsentRecord] = []
-            permissions: list[ConsentRecord] = []
-            history: list[ContactRow] = []
-            live: dict[str, Any] = {}
-            customer = request.customer_id
-            if customer:
-                with self.store.snapshot():  # the inputs as of one committed state
-                    if self.is_suppressed(customer):
-                        # restricted: decided as for an anonymous visitor — nothing of
-                        # theirs is read or written
-                        request = dataclasses.replace(request, customer_id=None)
-                    else:
-                        raw = self.store.get_profile(customer) or {}
-                        consents = self.store.consent_ledger(customer)
-                        spec = config.channels.get(request.channel)  # unknown: pipeline says
-                        if spec is not None and spec.permission:
-                            permissions = self.store.permission_ledger(customer)
-                        since = now.timestamp() - config.max_history_window.total_seconds()
-                        history = self.store.contact_history(customer, since)
-                        live = self.features_of(customer, now)
-            profile = coerce_traits(config.traits, raw)
-            if live:
-                profile, raw = {**profile, **live}, {**raw, **live}
-            inputs = DecisionInputs(
-                request=request,
-                profile=profile,
-                raw_profile=raw,
-                consents=consents,
-                permissions=permissions,
-                history=history,
-                now=now,
-                seed=int(self._rng.integers(2**63 - 1)),
-                decision_id=_decision_id(now, self._rng),
-            )
-            decision = decide(config, self.models, inputs)
-            self._record(config, request, decision)
+            request, decision = self._decide(config, self.recognize(request))
+            self.store.record_decisions([self._stored(config, request, decision)])
             return decision
 
-    def _record(self, config: CompiledConfig, request: DecisionRequest, decision: Decision) -> None:
+    def decide_many(self, requests: Sequence[DecisionRequest]) -> list[Decision | Exception]:
+        """Decide each request in turn and record the decisions together: one transaction,
+        unless a customer comes again — their earlier decision is committed before the
+        next is made, so its impressions count against the contact limits as they would
+        one request at a time. In each request's place its decision, or the exception that
+        deciding or writing it raised (nothing of a failed write is stored); the others are
+        unaffected. A decision is returned only once it is committed."""
+        results: list[Decision | Exception] = []
+        batch: list[tuple[StoredDecision, list[InteractionRow]]] = []
+        waiting: list[int] = []  # the places in `results` of the decisions in `batch`
+        customers: set[str] = set()
+
+        def write() -> None:
+            try:
+                self.store.record_decisions(batch)
+            except Exception as exc:  # each waiting request answers with it
+                for i in waiting:
+                    results[i] = exc
+            batch.clear()
+            waiting.clear()
+            customers.clear()
+
+        with self._lock:
+            config = self.config
+            for request in requests:
+                try:
+                    request = self.recognize(request)
+                    if request.customer_id in customers:
+                        write()
+                    request, decision = self._decide(config, request)
+                except Exception as exc:  # this request's problem, not its neighbours'
+                    results.append(exc)
+                    continue
+                if decision.customer_id:
+                    customers.add(decision.customer_id)
+                waiting.append(len(results))
+                results.append(decision)
+                batch.append(self._stored(config, request, decision))
+            if batch:
+                write()
+        return results
+
+    def _decide(
+        self, config: CompiledConfig, request: DecisionRequest
+    ) -> tuple[DecisionRequest, Decision]:
+        """The decision for a recognized request, not yet recorded, and the request as
+        decided (a restricted customer's without the customer)."""
+        now = self.clock.now()
+        raw: dict[str, Any] = {}
+        consents: list[ConsentRecord] = []
+        permissions: list[ConsentRecord] = []
+        history: list[ContactRow] = []
+        live: dict[str, Any] = {}
+        customer = request.customer_id
+        if customer:
+            with self.store.snapshot():  # the inputs as of one committed state
+                if self.is_suppressed(customer):
+                    # restricted: decided as for an anonymous visitor — nothing of
+                    # theirs is read or written
+                    request = dataclasses.replace(request, customer_id=None)
+                else:
+                    raw = self.store.get_profile(customer) or {}
+                    consents = self.store.consent_ledger(customer)
+                    spec = config.channels.get(request.channel)  # unknown: pipeline says
+                    if spec is not None and spec.permission:
+                        permissions = self.store.permission_ledger(customer)
+                    since = now.timestamp() - config.max_history_window.total_seconds()
+                    history = self.store.contact_history(customer, since)
+                    live = self.features_of(customer, now)
+        profile = coerce_traits(config.traits, raw)
+        if live:
+            profile, raw = {**profile, **live}, {**raw, **live}
+        inputs = DecisionInputs(
+            request=request,
+            profile=profile,
+            raw_profile=raw,
+            consents=consents,
+            permissions=permissions,
+            history=history,
+            now=now,
+            seed=int(self._rng.integers(2**63 - 1)),
+            decision_id=_decision_id(now, self._rng),
+        )
+        return request, decide(config, self.models, inputs)
+
+    def _stored(
+        self, config: CompiledConfig, request: DecisionRequest, decision: Decision
+    ) -> tuple[StoredDecision, list[InteractionRow]]:
+        """The decision as the store records it, and its impressions."""
         channel = config.channels[decision.channel]
         counts = channel.count_returned_as_impression
         if counts is None:
@@ -460,7 +511,7 @@ class Engine(IdentityMixin):
             "model_control_group": decision.model_control_group,
             "reconsent_required": list(decision.reconsent_required),
         }
-        stored = StoredDecision(
+        return StoredDecision(
             decision_id=decision.decision_id,
             ts=ts,
             customer_id=decision.customer_id,
@@ -470,8 +521,7 @@ class Engine(IdentityMixin):
             config_version=decision.config_version,
             actions=[record_dict(a) for a in decision.actions],
             document=document,
-        )
-        self.store.record_decision(stored, impressions)
+        ), impressions
 
     def returned_action(
         self,

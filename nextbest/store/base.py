@@ -173,10 +173,11 @@ class ConsentStore(Protocol):
 
 
 class HistoryStore(Protocol):
-    def record_decision(
-        self, decision: StoredDecision, impressions: Sequence[InteractionRow]
+    def record_decisions(
+        self, decisions: Sequence[tuple[StoredDecision, Sequence[InteractionRow]]]
     ) -> None:
-        """The decision, its actions and the given history rows, in one transaction."""
+        """Each decision with its actions and the given history rows, all in one
+        transaction: all are stored, or (an id already recorded, say) none."""
         ...
 
     def get_decision(self, decision_id: str) -> StoredDecision | None: ...

@@ -206,14 +206,17 @@ class MemoryStore:
         self._history.setdefault(row.customer_id, []).append(row)
         self._all.append(row)
 
-    def record_decision(
-        self, decision: StoredDecision, impressions: Sequence[InteractionRow]
+    def record_decisions(
+        self, decisions: Sequence[tuple[StoredDecision, Sequence[InteractionRow]]]
     ) -> None:
-        if decision.decision_id in self._decisions:
-            raise ValueError(f"decision {decision.decision_id} already recorded")
-        self._decisions[decision.decision_id] = decision
-        for row in impressions:
-            self._append(row)
+        ids = [decision.decision_id for decision, _ in decisions]
+        for i, decision_id in enumerate(ids):
+            if decision_id in self._decisions or decision_id in ids[:i]:
+                raise ValueError(f"decision {decision_id} already recorded")
+        for decision, impressions in decisions:
+            self._decisions[decision.decision_id] = decision
+            for row in impressions:
+                self._append(row)
 
     def get_decision(self, decision_id: str) -> StoredDecision | None:
         return self._decisions.get(decision_id)  # frozen; shared, as callers only read

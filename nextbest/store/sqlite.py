@@ -534,23 +534,32 @@ class SQLiteStore:
     def _insert_rows(self, rows: Sequence[InteractionRow], key: str | None = None) -> None:
         self._exec(_INSERT_INTERACTIONS, _interaction_params(rows, key))
 
-    def record_decision(
-        self, decision: StoredDecision, impressions: Sequence[InteractionRow]
+    def record_decisions(
+        self, decisions: Sequence[tuple[StoredDecision, Sequence[InteractionRow]]]
     ) -> None:
-        document = dict(decision.document)
-        document["actions"] = decision.actions
         # everything bound before the write lock is taken: while this process holds it, the
         # other workers' writes wait
-        row = (
-            decision.decision_id, decision.ts, decision.customer_id, decision.interaction_id,
-            decision.channel, decision.direction, decision.config_version, _dumps(document),
-        )  # fmt: skip
-        actions = [
-            (decision.decision_id, *[a[k] for k in _ACTION_COLUMNS]) for a in decision.actions
-        ]
-        interactions = _interaction_params(impressions, None)
+        rows = []
+        actions = []
+        interactions = []
+        for decision, impressions in decisions:
+            document = dict(decision.document)
+            document["actions"] = decision.actions
+            rows.append(
+                (
+                    decision.decision_id, decision.ts, decision.customer_id,
+                    decision.interaction_id, decision.channel, decision.direction,
+                    decision.config_version, _dumps(document),
+                )
+            )  # fmt: skip
+            actions += [
+                (decision.decision_id, *[a[k] for k in _ACTION_COLUMNS]) for a in decision.actions
+            ]
+            interactions += _interaction_params(impressions, None)
+        if not rows:
+            return
         with self._writing():
-            self._raw.execute(_INSERT_DECISION, row)
+            self._raw.executemany(_INSERT_DECISION, rows)
             if actions:
                 self._raw.executemany(_INSERT_ACTIONS, actions)
             if interactions:

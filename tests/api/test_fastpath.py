@@ -42,7 +42,7 @@ def check(header: str | None) -> None:
         raise AuthError(401, "no")
 
 
-def endpoint(body: Body) -> Response:
+async def endpoint(body: Body) -> Response:
     if body.name == "lookup":
         raise KeyError(body.name)
     if body.name == "boom":

@@ -99,19 +99,23 @@ def check(config: Any, data: st.DataObject) -> None:
                 now.timestamp() - age,
             )
         )
-    store.record_decision(
-        StoredDecision(
-            "old",
-            now.timestamp() - 50 * 86400,
-            "c1",
-            None,
-            channel,
-            "inbound",
-            config.version,
-            [],
-            {},
-        ),
-        rows,
+    store.record_decisions(
+        [
+            (
+                StoredDecision(
+                    "old",
+                    now.timestamp() - 50 * 86400,
+                    "c1",
+                    None,
+                    channel,
+                    "inbound",
+                    config.version,
+                    [],
+                    {},
+                ),
+                rows,
+            )
+        ]
     )
     engine = Engine(store, config, clock=FixedClock(now), seed=data.draw(st.integers(0, 2**32)))
     request = DecisionRequest(

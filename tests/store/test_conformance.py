@@ -64,7 +64,7 @@ def test_consents_latest_wins(store: Store) -> None:
 
 def test_decision_round_trip(store: Store) -> None:
     stored = decision()
-    store.record_decision(stored, [row(100.0)])
+    store.record_decisions([(stored, [row(100.0)])])
     assert store.get_decision("d1") == stored
     assert store.get_decision("nope") is None
     assert [d.decision_id for d in store.decisions(customer_id="c1")] == ["d1"]
@@ -72,14 +72,27 @@ def test_decision_round_trip(store: Store) -> None:
 
 
 def test_decision_ids_are_unique(store: Store) -> None:
-    store.record_decision(decision(), [row(100.0)])
+    store.record_decisions([(decision(), [row(100.0)])])
     with pytest.raises(Exception):  # noqa: B017 - each backend raises its own error
-        store.record_decision(decision(), [row(101.0)])
+        store.record_decisions([(decision(), [row(101.0)])])
     assert store.customer_history("c1", 0.0) == [row(100.0)]  # nothing half-written
 
 
+def test_decisions_of_one_call_are_stored_all_or_none(store: Store) -> None:
+    store.record_decisions([(decision("d1"), [row(100.0)]), (decision("d2"), [row(110.0)])])
+    assert [store.get_decision(d) is not None for d in ("d1", "d2")] == [True, True]
+    with pytest.raises(Exception):  # noqa: B017 - each backend raises its own error
+        # d3 is new, d1 is not: neither d3 nor its impression may stay behind
+        store.record_decisions([(decision("d3"), [row(120.0)]), (decision("d1"), [])])
+    with pytest.raises(Exception):  # noqa: B017
+        store.record_decisions([(decision("d4"), []), (decision("d4"), [])])
+    assert store.get_decision("d3") is None and store.get_decision("d4") is None
+    assert [r.ts for r in store.customer_history("c1", 0.0)] == [100.0, 110.0]
+    store.record_decisions([])  # nothing to do
+
+
 def test_outcome_idempotency(store: Store) -> None:
-    store.record_decision(decision(), [])
+    store.record_decisions([(decision(), [])])
     assert not store.has_outcome("k1")
     assert store.record_outcome(outcome("k1"))
     assert store.has_outcome("k1")
@@ -91,11 +104,11 @@ def test_outcome_idempotency(store: Store) -> None:
 
 def test_training_rows_come_in_log_order_with_their_features(store: Store) -> None:
     document = {"seed": 1, "features": {"age": 40, "context.page": "cards"}}
-    store.record_decision(dataclasses.replace(decision(), document=document), [row(100.0)])
+    store.record_decisions([(dataclasses.replace(decision(), document=document), [row(100.0)])])
     store.record_outcome(outcome("k1"))
     store.record_outcome(outcome("k2", kind="clicked"))
     store.record_outcome(outcome("k3", 130.0, "rejected"))
-    store.record_decision(decision("d2"), [row(140.0)])
+    store.record_decisions([(decision("d2"), [row(140.0)])])
     rows, through = store.training_rows(0, ["accepted", "rejected"], 10)
     assert [(r.outcome, r.action_id, r.channel) for r in rows] == [
         ("accepted", "a1", "web"),
@@ -131,8 +144,8 @@ def test_model_states_keep_infinities(store: Store) -> None:
 
 
 def test_history_window_is_inclusive_and_ordered(store: Store) -> None:
-    store.record_decision(
-        decision(), [row(300.0), row(100.0), row(200.0), row(150.0, customer_id="c2")]
+    store.record_decisions(
+        [(decision(), [row(300.0), row(100.0), row(200.0), row(150.0, customer_id="c2")])]
     )
     assert [r.ts for r in store.customer_history("c1", 200.0)] == [200.0, 300.0]
     assert [r.ts for r in store.history(customer_id="c1", limit=2)] == [300.0, 200.0]
@@ -179,9 +192,9 @@ def test_profile_merge_property(
 
 
 def test_unanswered_lists_returned_actions_without_an_answer(store: Store) -> None:
-    store.record_decision(decision("d1", ts=100.0), [])
-    store.record_decision(decision("d2", ts=150.0), [])
-    store.record_decision(decision("d3", ts=300.0), [])  # too young
+    store.record_decisions([(decision("d1", ts=100.0), [])])
+    store.record_decisions([(decision("d2", ts=150.0), [])])
+    store.record_decisions([(decision("d3", ts=300.0), [])])  # too young
     answers = ["accepted", "converted", "rejected", "ignored"]
     assert store.unanswered(0.0, 200.0, answers, 10) == [("d1", "a1"), ("d2", "a1")]
     # an impression or a click is no answer; an acceptance is
