@@ -209,10 +209,11 @@ class MemoryStore:
     def record_decisions(
         self, decisions: Sequence[tuple[StoredDecision, Sequence[InteractionRow]]]
     ) -> None:
-        ids = [decision.decision_id for decision, _ in decisions]
-        for i, decision_id in enumerate(ids):
-            if decision_id in self._decisions or decision_id in ids[:i]:
-                raise ValueError(f"decision {decision_id} already recorded")
+        seen: set[str] = set()
+        for decision, _ in decisions:  # all checked before any is stored
+            if decision.decision_id in self._decisions or decision.decision_id in seen:
+                raise ValueError(f"decision {decision.decision_id} already recorded")
+            seen.add(decision.decision_id)
         for decision, impressions in decisions:
             self._decisions[decision.decision_id] = decision
             for row in impressions:
