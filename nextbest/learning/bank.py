@@ -43,7 +43,12 @@ from nextbest.learning.adm import AdmModel
 from nextbest.learning.base import Features, FloatArray, IntArray, Posterior
 from nextbest.learning.beta import model_id
 from nextbest.learning.binning import NUMERIC, SYMBOLIC, Encoder
-from nextbest.learning.report import ALL_CHANNELS, ModelReport
+from nextbest.learning.report import (
+    ACTION_CONFIGURATION,
+    ALL_CHANNELS,
+    GROUP_CONFIGURATION,
+    ModelReport,
+)
 from nextbest.learning.scoring import posterior_parameters
 from nextbest.rules.types import RuleType
 
@@ -569,15 +574,13 @@ class AdmModels:
 
     def describe(self) -> list[dict[str, Any]]:
         rows = []
-        for key, model in sorted(self.models.items()):
-            action_id, _, channel = key.rpartition("@")
-            if key.startswith(GROUP_PREFIX) or channel not in self._channels:
-                continue  # a group model, or one of another model context (as in reports)
+        for key, model, action_id, group, channel in self._listed():
             binning = model.binning()
             rows.append(
                 {
                     "model_id": key,
                     "action_id": action_id,
+                    "group": group,
                     "channel": channel,
                     "responses": binning.responses,
                     "positives": binning.positives,
@@ -587,21 +590,35 @@ class AdmModels:
             )
         return rows
 
+    def _listed(self) -> list[tuple[str, AdmModel, str | None, str, str]]:
+        """(key, model, action id or None for a group model, "issue/group", channel) of
+        every model of this configuration and model context, by key. Models of actions or
+        groups no longer configured, or of another model context, are kept but not listed."""
+        config, _ = self._require()
+        listed: list[tuple[str, AdmModel, str | None, str, str]] = []
+        for key, model in sorted(self.models.items()):
+            name, _, channel = key.rpartition("@")
+            if channel not in self._channels:
+                continue
+            if name.startswith(GROUP_PREFIX):
+                group = name.removeprefix(GROUP_PREFIX)
+                if group in config.codes.groups:
+                    listed.append((key, model, None, group, channel))
+            elif (index := config.action_index.get(name)) is not None:
+                listed.append((key, model, name, config.actions[index].group, channel))
+        return listed
+
     def reports(self, now: float) -> list[ModelReport]:
         config, _ = self._require()
         out = []
-        for key, model in sorted(self.models.items()):
-            action_id, _, channel = key.rpartition("@")
-            index = config.action_index.get(action_id)
-            if index is None or channel not in self._channels:  # another model context
-                continue
-            action = config.actions[index]
+        for key, model, action_id, group, channel in self._listed():
+            issue, _, group_name = group.partition("/")
             out.append(
                 ModelReport(
                     model_id=key,
-                    action_id=action_id,
-                    issue=action.issue,
-                    group=action.group.split("/", 1)[1],
+                    action_id=action_id or "",
+                    issue=issue,
+                    group=group_name,
                     channel=channel,
                     # pooled: every channel's, so no single direction
                     direction=config.channels[channel].direction
@@ -609,6 +626,7 @@ class AdmModels:
                     else "",
                     binning=model.binning(),
                     snapshot_time=self.learned_at.get(key, now),
+                    configuration=ACTION_CONFIGURATION if action_id else GROUP_CONFIGURATION,
                 )
             )
         return out

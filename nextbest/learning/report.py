@@ -70,19 +70,24 @@ class ModelBinning:
 
 #: a pooled model's channel, its model context: "<action>@*" learns from every channel
 ALL_CHANNELS = "*"
+#: the datamart's `pyConfigurationName` of the action models and of the group models (the
+#: pooled responses of an issue/group on a channel that give a new action its prior)
+ACTION_CONFIGURATION = "nextbest-adm"
+GROUP_CONFIGURATION = "nextbest-adm-group"
 
 
 @dataclass(frozen=True, slots=True)
 class ModelReport:
     """One model of the bank, with the business context it belongs to."""
 
-    model_id: str  # "action@channel", "action@*" when channels are pooled
-    action_id: str
+    model_id: str  # "action@channel", "action@*" when channels are pooled; group models
+    # "group/<issue>/<group>@channel"
+    action_id: str  # "" for a group model
     issue: str
     group: str
     channel: str  # ALL_CHANNELS when pooled
     direction: str  # "" when pooled
     binning: ModelBinning
     snapshot_time: float  # epoch seconds UTC
-    configuration: str = "nextbest-adm"
+    configuration: str = ACTION_CONFIGURATION
     extra: dict[str, float] = field(default_factory=dict)

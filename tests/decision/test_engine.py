@@ -221,7 +221,8 @@ def test_outcomes_validate_and_deduplicate() -> None:
     after = {m["model_id"]: m for m in engine.models.describe()}
     key = f"{action}@*"  # one model for all channels (`pool_channels`)
     assert after[key]["positives"] == 1
-    assert len(after) == len(before) + 1
+    assert after[f"group/{after[key]['group']}@*"]["positives"] == 1  # and its group's
+    assert len(after) == len(before) + 2
 
 
 def test_bad_requests_name_the_field() -> None:

@@ -533,3 +533,50 @@ def test_a_trained_demo_model_set_loads_in_pdstools_with_our_auc_and_positives(
         assert ranges[pega_model_id(report)]["AUC_FullRange"] == pytest.approx(
             report.binning.auc, abs=1e-6
         )
+
+
+def test_group_models_are_reported_and_exported_under_their_own_configuration(
+    tmp_path: Path,
+) -> None:
+    """The group models behind the hierarchical prior (mode `improved`) are listed beside
+    the action models, each under its issue and group with no action, and pdstools loads
+    them as a model configuration of their own."""
+    import random
+
+    from nextbest.learning import AdmModels, model_features
+    from nextbest.testing import make_config
+
+    config = make_config()
+    bank = AdmModels(mode="improved", cold_start="hierarchical", pool_channels=False)
+    bank.bind(config)
+    rng = random.Random(5)
+    actions = [a for a in config.actions if any(t.channel == "web" for t in a.treatments)]
+    learned = {a.id: 0 for a in actions}
+    for i in range(900):
+        action = actions[i % len(actions)]
+        x = model_features(config, {"age": rng.randint(18, 80)}, {"page": "home"})
+        bank.learn_one(action.id, "web", rng.random() < 0.1, x)
+        learned[action.id] += 1
+    reports = {r.model_id: r for r in bank.reports(0.0)}
+    groups = {a.group for a in actions}
+    assert {k for k in reports if k.startswith("group/")} == {f"group/{g}@web" for g in groups}
+    for group in groups:
+        report = reports[f"group/{group}@web"]
+        assert (report.issue, report.group, report.action_id) == (*group.split("/"), "")
+        assert report.configuration == "nextbest-adm-group"
+        # a group model learns every response of its actions on the channel
+        assert report.binning.responses == sum(learned[a.id] for a in actions if a.group == group)
+    described = {m["model_id"]: m for m in bank.describe()}
+    assert described.keys() == reports.keys()
+    assert {m["group"] for k, m in described.items() if m["action_id"] is None} == groups
+
+    write_datamart(list(reports.values()), None, tmp_path)
+    dm = load(tmp_path)
+    assert dm.model_data is not None
+    rows = {row["ModelID"]: row for row in dm.model_data.collect().iter_rows(named=True)}
+    assert len(rows) == len(reports)
+    for report in reports.values():
+        row = rows[pega_model_id(report)]
+        assert row["Configuration"] == report.configuration
+        assert (row["Issue"], row["Group"]) == (report.issue, report.group)
+        assert row["ResponseCount"] == report.binning.responses
