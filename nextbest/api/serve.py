@@ -11,6 +11,10 @@ Worker 0 learns: every 0.5 s it also learns the outcomes the other workers recor
 learner has moved on (`Engine.refresh_models`). So the models of all workers come from one
 learner, in the order of the interaction log, and no worker's save overwrites another's.
 
+A configuration reload reaches one worker; it records the activation in the store, and
+every 0.5 s each worker takes the newest activation it has not seen
+(`Engine.follow_config`), so all of them run the reloaded version within about a second.
+
 Each worker listens on its own `SO_REUSEPORT` socket, so the kernel spreads new connections
 over the workers. One socket shared by all workers let whichever woke first accept every
 pending connection: a load generator's 16 keep-alive connections all landed on one of two
@@ -46,25 +50,34 @@ REFRESH_SECONDS = 5.0
 
 
 class _Upkeep(threading.Thread):
-    """Keeps a worker's models current in the background: the learner catches up on the
-    log, the others refresh from the store. A failure is retried on the next round."""
+    """Keeps a worker current in the background: every `CATCH_UP_SECONDS` it takes a
+    configuration another worker made live (`Engine.follow_config`), and the learner
+    catches up on the log; the others refresh their models from the store every
+    `REFRESH_SECONDS`. A failure is retried on the next round."""
 
     def __init__(self, engine: Engine) -> None:
-        super().__init__(name="nextbest-models", daemon=True)
+        super().__init__(name="nextbest-upkeep", daemon=True)
         self.engine = engine
         self.stopped = threading.Event()
 
     def run(self) -> None:
         learns = self.engine.learns
-        while not self.stopped.wait(CATCH_UP_SECONDS if learns else REFRESH_SECONDS):
-            try:
-                if learns:
-                    self.engine.catch_up()
-                else:
-                    self.engine.refresh_models()
-            except Exception as exc:  # upkeep must outlive a busy or broken moment
-                # the kind only: a message could carry data, and logs hold none
-                log.warning("model upkeep failed (%s); retrying", type(exc).__name__)
+        refresh_every = round(REFRESH_SECONDS / CATCH_UP_SECONDS)
+        rounds = 0
+        while not self.stopped.wait(CATCH_UP_SECONDS):
+            rounds += 1
+            for task, due in (
+                (self.engine.follow_config, True),
+                (self.engine.catch_up, learns),
+                (self.engine.refresh_models, not learns and rounds % refresh_every == 0),
+            ):
+                if not due:
+                    continue
+                try:
+                    task()
+                except Exception as exc:  # upkeep must outlive a busy or broken moment
+                    # the kind only: a message could carry data, and logs hold none
+                    log.warning("upkeep failed (%s); retrying", type(exc).__name__)
 
 
 def _socket(host: str, port: int, *, shared: bool) -> socket.socket:

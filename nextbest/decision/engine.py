@@ -30,11 +30,11 @@ import numpy as np
 from nextbest import triggers
 from nextbest.clock import Clock, SystemClock
 from nextbest.config.compiled import CompiledConfig
-from nextbest.config.loader import load_config
+from nextbest.config.loader import compile_config, load_config
 from nextbest.decision import pipeline, redraw
 from nextbest.decision.identity import IdentityMixin
 from nextbest.decision.pipeline import DecisionInputs, decide
-from nextbest.errors import NotFoundError, RequestError
+from nextbest.errors import ConfigError, NotFoundError, Problem, RequestError
 from nextbest.learning import RESERVOIR_SUFFIX, AdmModels, PropensityModels, models_for, scoring
 from nextbest.learning.report import ModelReport
 from nextbest.policies.consent import (
@@ -105,6 +105,9 @@ class Engine(IdentityMixin):
         self.models.load_state(states)
         self.config = config
         self._activate(config)
+        # a reload before this engine started is not news: it runs the config it was given
+        activation = store.last_activation()
+        self._activation = activation[0] if activation else 0
         # compiled kernels (numba) loaded before the first decision, not in it
         redraw.warm_up()
         scoring.warm_up()
@@ -142,11 +145,40 @@ class Engine(IdentityMixin):
         self.store.save_config_version(config.version, config.files, self.clock.now().timestamp())
 
     def reload(self, config_dir: str | Path) -> CompiledConfig:
-        """Load a new configuration; on any problem raise ConfigError and keep the old one."""
+        """Load a new configuration and make it live here and, through the store's
+        activation record, in every engine that follows it (`follow_config`: the other
+        workers of a server). On any problem raise ConfigError and keep the old one."""
         config = load_config(config_dir)
         with self._lock:
+            self._activation = self.store.record_activation(
+                config.version, config.files, self.clock.now().timestamp()
+            )
             self._activate(config)
         return config
+
+    def follow_config(self) -> bool:
+        """Take the configuration another engine on this store made live (`reload`) since
+        this one last looked — what the workers of a server run now and then. True if this
+        engine's configuration changed. The version is compiled from the files the store
+        keeps, outside the lock; a version that does not compile here raises ConfigError
+        (the running one stays)."""
+        activation = self.store.last_activation()
+        if activation is None or activation[0] <= self._activation:
+            return False
+        number, version = activation
+        if version == self.config.version:
+            self._activation = number
+            return False
+        files = self.store.get_config_version(version)
+        if files is None:  # recorded with its files in one transaction: cannot happen
+            raise ConfigError([Problem(version, None, "activated version not stored")])
+        config = compile_config(files)
+        with self._lock:
+            if number <= self._activation:  # this engine reloaded meanwhile
+                return False
+            self._activation = number
+            self._activate(config)
+        return True
 
     # --- profiles and consents -------------------------------------------------------
 

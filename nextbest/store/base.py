@@ -602,9 +602,20 @@ class KeyStore(Protocol):
 
 
 class ConfigVersionStore(Protocol):
-    def save_config_version(self, version_id: str, files: Mapping[str, str], ts: float) -> None: ...
+    def save_config_version(self, version_id: str, files: Mapping[str, str], ts: float) -> None:
+        """Keep a version's files (the first save of a version id is kept)."""
+        ...
 
     def get_config_version(self, version_id: str) -> dict[str, str] | None: ...
+
+    def record_activation(self, version_id: str, files: Mapping[str, str], ts: float) -> int:
+        """Save the version (if new) and record that it went live, in one transaction;
+        returns the activation's number, higher than every earlier one."""
+        ...
+
+    def last_activation(self) -> tuple[int, str] | None:
+        """The newest activation's (number, version id); None before the first."""
+        ...
 
 
 class Store(

@@ -47,6 +47,7 @@ class MemoryStore:
         self._keys: set[str] = set()
         self._models: dict[str, dict[str, Any]] = {}
         self._configs: dict[str, dict[str, str]] = {}
+        self._activations: list[str] = []  # version ids, oldest first
         self._keys_by_digest: dict[str, ApiKey] = {}
         self._events: dict[str, EventRecord] = {}
         self._learned = 0  # log rows the saved model states have learned
@@ -334,6 +335,14 @@ class MemoryStore:
     def get_config_version(self, version_id: str) -> dict[str, str] | None:
         found = self._configs.get(version_id)
         return dict(found) if found is not None else None
+
+    def record_activation(self, version_id: str, files: Mapping[str, str], ts: float) -> int:
+        self.save_config_version(version_id, files, ts)
+        self._activations.append(version_id)
+        return len(self._activations)
+
+    def last_activation(self) -> tuple[int, str] | None:
+        return (len(self._activations), self._activations[-1]) if self._activations else None
 
     # quarantine
     def quarantine(self, rows: Sequence[Quarantined]) -> None:

@@ -758,13 +758,29 @@ class SQLiteStore:
 
     def save_config_version(self, version_id: str, files: Mapping[str, str], ts: float) -> None:
         with self._writing():
+            self._save_config_version(version_id, files, ts)
+
+    def _save_config_version(self, version_id: str, files: Mapping[str, str], ts: float) -> None:
+        self._exec(
+            (
+                "INSERT INTO config_versions (version_id, files, ts) VALUES (:v, :f, :ts) "
+                "ON CONFLICT(version_id) DO NOTHING"
+            ),
+            {"v": version_id, "f": _dumps(dict(files)), "ts": ts},
+        )
+
+    def record_activation(self, version_id: str, files: Mapping[str, str], ts: float) -> int:
+        with self._writing():
+            self._save_config_version(version_id, files, ts)
             self._exec(
-                (
-                    "INSERT INTO config_versions (version_id, files, ts) VALUES (:v, :f, :ts) "
-                    "ON CONFLICT(version_id) DO NOTHING"
-                ),
-                {"v": version_id, "f": _dumps(dict(files)), "ts": ts},
+                "INSERT INTO config_activations (version_id, ts) VALUES (:v, :ts)",
+                {"v": version_id, "ts": ts},
             )
+            return int(self._read("SELECT last_insert_rowid()")[0][0])
+
+    def last_activation(self) -> tuple[int, str] | None:
+        rows = self._read("SELECT id, version_id FROM config_activations ORDER BY id DESC LIMIT 1")
+        return (int(rows[0][0]), str(rows[0][1])) if rows else None
 
     def record_events(
         self,

@@ -159,6 +159,19 @@ def test_config_versions(store: Store) -> None:
     assert store.get_config_version("v2") is None
 
 
+def test_activations_are_numbered_upwards_and_the_newest_is_the_live_one(store: Store) -> None:
+    assert store.last_activation() is None
+    store.save_config_version("v0", {"a.yaml": "x: 0"}, 0.5)  # saved, never made live
+    assert store.last_activation() is None
+    first = store.record_activation("v1", {"a.yaml": "x: 1"}, 1.0)
+    assert store.get_config_version("v1") == {"a.yaml": "x: 1"}
+    second = store.record_activation("v2", {"a.yaml": "x: 2"}, 2.0)
+    back = store.record_activation("v1", {"a.yaml": "x: 1"}, 3.0)  # a rollback is news too
+    assert first < second < back
+    assert store.last_activation() == (back, "v1")
+    assert store.get_config_version("v2") == {"a.yaml": "x: 2"}
+
+
 _ids = itertools.count()
 traits = st.dictionaries(
     st.text(alphabet="abcdefgh_", min_size=1, max_size=8),
