@@ -19,7 +19,7 @@ import orjson
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from nextbest.api.auth import AuthError, authorize
@@ -167,7 +167,7 @@ def create_app(
     @app.get("/metrics", tags=["operations"], response_class=Response)
     def prometheus() -> Response:
         """Prometheus text format: requests, latency, decisions, outcomes, errors."""
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, Any]:

@@ -3,19 +3,40 @@
 Requests by route template (never the raw path: ids would explode the label space),
 method and status, their latency, and the domain counters: decisions, outcomes by kind,
 client errors. `GET /metrics` serves them in the text exposition format.
+
+Several workers behind one port (`nextbest serve --workers N`) share their metrics
+through files (prometheus-client's multiprocess mode, `share_between_processes`): any
+worker's `/metrics` answers with the sum over all, so a scrape neither sees one worker's
+share nor counters that jump back and forth between workers.
 """
 
 from __future__ import annotations
 
+import os
 import time
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, values
+from prometheus_client.multiprocess import MultiProcessCollector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+#: prometheus-client's setting for the folder of the shared metric files
+FOLDER_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def share_between_processes(folder: str) -> None:
+    """Metrics made from now on, in this process and in the processes forked from it,
+    keep their values in files in `folder` (empty, and removed when they all end).
+
+    prometheus-client picks the mode from the environment when it is first imported;
+    it has been imported by now, so the value class is switched too."""
+    os.environ[FOLDER_VARIABLE] = folder
+    values.ValueClass = values.MultiProcessValue()  # type: ignore[no-untyped-call]
 
 
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self.shared = os.environ.get(FOLDER_VARIABLE)
         self.requests = Counter(
             "nextbest_http_requests_total",
             "HTTP requests by route, method and status.",
@@ -47,6 +68,14 @@ class Metrics:
             ["status"],
             registry=self.registry,
         )
+
+    def exposition(self) -> bytes:
+        """The text format: this process's metrics, or every sharing process's summed."""
+        if not self.shared:
+            return bytes(generate_latest(self.registry))
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path=self.shared)  # type: ignore[no-untyped-call]
+        return bytes(generate_latest(registry))
 
     def asgi(self, app: ASGIApp) -> ASGIApp:
         """A plain ASGI middleware (Starlette's BaseHTTPMiddleware would halve the request

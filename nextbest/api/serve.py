@@ -29,6 +29,7 @@ import multiprocessing.connection
 import os
 import signal
 import socket
+import tempfile
 import threading
 from pathlib import Path
 from types import FrameType
@@ -36,6 +37,7 @@ from types import FrameType
 import uvicorn
 
 from nextbest.api.app import create_app
+from nextbest.api.metrics import share_between_processes
 from nextbest.api.protocol import CoalescingProtocol
 from nextbest.decision.engine import Engine
 from nextbest.store import open_store
@@ -125,38 +127,40 @@ def serve(db: str, config_dir: Path | None, host: str, port: int, workers: int) 
     # bound, never listening: a taken port fails here, before any worker starts, and no
     # connection is ever queued on this socket
     claim = _socket(host, port, shared=True)
-    # fork: nothing has opened an engine (or a thread) yet
-    context = multiprocessing.get_context("fork")
-    processes = [
-        context.Process(target=_worker, args=(host, port, db, folder, True, i == 0))
-        for i in range(workers)
-    ]
-    for process in processes:
-        process.start()
-
-    stopping = False
-
-    def stop(signum: int, frame: FrameType | None) -> None:
-        nonlocal stopping
-        stopping = True
+    with tempfile.TemporaryDirectory(prefix="nextbest-metrics-") as metrics:
+        share_between_processes(metrics)  # every worker's /metrics sums all of them
+        # fork: nothing has opened an engine (or a thread) yet
+        context = multiprocessing.get_context("fork")
+        processes = [
+            context.Process(target=_worker, args=(host, port, db, folder, True, i == 0))
+            for i in range(workers)
+        ]
         for process in processes:
-            if process.pid is not None and process.is_alive():
-                os.kill(process.pid, signal.SIGTERM)
+            process.start()
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    status = 0
-    running = list(processes)
-    while running:
-        for done in multiprocessing.connection.wait([p.sentinel for p in running]):
-            process = next(p for p in running if p.sentinel == done)
-            process.join()
-            running.remove(process)
-            # uvicorn re-raises the SIGTERM it shut down on: a worker we stopped ends
-            # "killed by SIGTERM", which is no failure
-            stopped = stopping and process.exitcode == -signal.SIGTERM
-            if process.exitcode and not stopped and not status:
-                status = process.exitcode if process.exitcode > 0 else 1
-                stop(signal.SIGTERM, None)
+        stopping = False
+
+        def stop(signum: int, frame: FrameType | None) -> None:
+            nonlocal stopping
+            stopping = True
+            for process in processes:
+                if process.pid is not None and process.is_alive():
+                    os.kill(process.pid, signal.SIGTERM)
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        status = 0
+        running = list(processes)
+        while running:
+            for done in multiprocessing.connection.wait([p.sentinel for p in running]):
+                process = next(p for p in running if p.sentinel == done)
+                process.join()
+                running.remove(process)
+                # uvicorn re-raises the SIGTERM it shut down on: a worker we stopped ends
+                # "killed by SIGTERM", which is no failure
+                stopped = stopping and process.exitcode == -signal.SIGTERM
+                if process.exitcode and not stopped and not status:
+                    status = process.exitcode if process.exitcode > 0 else 1
+                    stop(signal.SIGTERM, None)
     claim.close()
     return status
