@@ -160,8 +160,8 @@ class Engine(IdentityMixin):
         """Take the configuration another engine on this store made live (`reload`) since
         this one last looked — what the workers of a server run now and then. True if this
         engine's configuration changed. The version is compiled from the files the store
-        keeps, outside the lock; a version that does not compile here raises ConfigError
-        (the running one stays)."""
+        keeps, outside the lock; a version that does not compile here (another release of
+        nextbest) raises ConfigError once and is passed over: the running one stays."""
         activation = self.store.last_activation()
         if activation is None or activation[0] <= self._activation:
             return False
@@ -172,7 +172,11 @@ class Engine(IdentityMixin):
         files = self.store.get_config_version(version)
         if files is None:  # recorded with its files in one transaction: cannot happen
             raise ConfigError([Problem(version, None, "activated version not stored")])
-        config = compile_config(files)
+        try:
+            config = compile_config(files)
+        except ConfigError:
+            self._activation = number  # it would fail again every round
+            raise
         with self._lock:
             if number <= self._activation:  # this engine reloaded meanwhile
                 return False

@@ -102,3 +102,21 @@ def test_an_engine_that_reloaded_itself_or_started_later_has_nothing_to_follow(
             later.close()
     finally:
         one.close()
+
+
+def test_a_version_that_does_not_compile_here_is_reported_once_and_passed_over(
+    tmp_path: Path, folder: Path
+) -> None:
+    db = tmp_path / "nb.db"
+    one, two = engine_on(db, folder), engine_on(db, folder)
+    try:
+        before = two.config.version
+        # as if another release had activated files this one cannot compile
+        one.store.record_activation("v-other", {"nextbest.yaml": "name: [\n"}, 1.0)
+        with pytest.raises(ConfigError):
+            two.follow_config()
+        assert two.follow_config() is False
+        assert two.config.version == before
+    finally:
+        one.close()
+        two.close()
