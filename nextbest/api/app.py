@@ -26,6 +26,7 @@ from nextbest.api.auth import AuthError, authorize
 from nextbest.api.batching import DecisionBatcher
 from nextbest.api.fastpath import FastPost
 from nextbest.api.ingest import register as register_ingestion
+from nextbest.api.jsonbody import JSONRoute
 from nextbest.api.metrics import Metrics
 from nextbest.api.problems import PROBLEM_RESPONSES, problem
 from nextbest.api.schemas import (
@@ -37,7 +38,7 @@ from nextbest.api.schemas import (
     ProfilePatch,
     RegulationIn,
 )
-from nextbest.decision.engine import Engine, default_config_dir
+from nextbest.decision.engine import Engine, check_outcome, default_config_dir
 from nextbest.errors import ConfigError, ConflictError, NotFoundError, RequestError
 from nextbest.policies.consent import Standing
 from nextbest.profile.traits import TraitError
@@ -108,6 +109,7 @@ def create_app(
         version="0.1.0",
         responses=PROBLEM_RESPONSES,
     )
+    app.router.route_class = JSONRoute  # every body parsed by orjson (see jsonbody)
     app.state.engine = engine
     metrics = app.state.metrics = Metrics()
 
@@ -235,9 +237,10 @@ def create_app(
     def outcomes(body: OutcomeIn | OutcomeList) -> dict[str, Any]:
         """Record one outcome, or an array of them; all are checked before any is written."""
         items = body if isinstance(body, list) else [body]
-        # every reference first, so a bad item in a batch writes nothing
+        # every item first, so a bad one in a batch writes nothing
         for i, item in enumerate(items):
             prefix = f"[{i}]." if isinstance(body, list) else ""
+            check_outcome(item.outcome, item.value, (f"{prefix}outcome", f"{prefix}value"))
             engine.returned_action(
                 item.decision_id,
                 item.action_id,

@@ -2,8 +2,8 @@
 
 FastAPI's route handling — matching, the dependency graph, reading and parsing the body,
 validating the parsed object — costs about 80 µs a request, as much as a tenth of a whole
-decision. This layer answers the common case itself: a JSON body that pydantic validates
-(`model_validate_json`, straight from the bytes) under a key whose role may decide. Every
+decision. This layer answers the common case itself: a JSON body (parsed as every body is,
+see `jsonbody`) that pydantic validates, under a key whose role may decide. Every
 other request, and every one that fails a check (no or a wrong key, a body that does not
 validate, a gzip or non-JSON body), goes on to FastAPI with its body replayed, which answers
 it exactly as if this layer were not there: one place decides what a client error says.
@@ -26,6 +26,7 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from nextbest.api.auth import AuthError
+from nextbest.api.jsonbody import JSONDecodeError, loads
 
 #: exceptions and their handlers, as `FastAPI.exception_handlers` holds them
 Handlers = dict[Any, Callable[[Request, Exception], Any]]
@@ -79,8 +80,8 @@ class FastPost:
         if json:
             try:
                 self.check(authorization)
-                parsed = self.model.model_validate_json(body)
-            except (AuthError, ValidationError):
+                parsed = self.model.model_validate(loads(body))
+            except (AuthError, JSONDecodeError, ValidationError):
                 pass
             else:
                 await self._answer(parsed, scope, send)

@@ -9,7 +9,6 @@ Success is Segment's `200 {"success": true}`.
 
 from __future__ import annotations
 
-import json
 import re
 import zlib
 from typing import Any
@@ -18,6 +17,7 @@ from fastapi import FastAPI, Request
 from starlette.concurrency import run_in_threadpool
 
 from nextbest.api.auth import authorize
+from nextbest.api.jsonbody import JSONDecodeError, loads
 from nextbest.api.problems import problem
 from nextbest.errors import NotFoundError, RequestError
 from nextbest.events.segment import MAX_BATCH_BYTES, MAX_BATCH_EVENTS, TYPES, ingest, parse
@@ -31,20 +31,40 @@ class TooLarge(Exception):
         super().__init__(message)
 
 
+class UnsupportedEncoding(Exception):
+    def __init__(self, message: str) -> None:
+        self.message = message
+        super().__init__(message)
+
+
 async def _body(request: Request) -> Any:
     raw = await request.body()
-    if request.headers.get("content-encoding", "").lower() == "gzip":
-        inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
-        try:
-            raw = inflater.decompress(raw, MAX_BATCH_BYTES + 1)
-        except zlib.error:
-            raise RequestError("body", "is not valid gzip") from None
+    encoding = request.headers.get("content-encoding", "").strip().lower()
+    if encoding == "gzip":
+        raw = _gunzip(raw)
+    elif encoding not in ("", "identity"):
+        raise UnsupportedEncoding(f"`{encoding}`: send the body as is or gzip-compressed")
     if len(raw) > MAX_BATCH_BYTES:
         raise TooLarge(f"a request may be at most {MAX_BATCH_BYTES // 1024} KB")
     try:
-        return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise RequestError("body", "is not valid JSON") from None
+        return loads(raw)
+    except JSONDecodeError as exc:
+        raise RequestError("body", f"is not valid JSON ({exc.msg})") from None
+
+
+def _gunzip(raw: bytes) -> bytes:
+    """One whole gzip member, inflated up to one byte past the limit (a longer body is too
+    large whatever follows). A stream cut short, or with bytes after its end, is invalid."""
+    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    try:
+        inflated = inflater.decompress(raw, MAX_BATCH_BYTES + 1)
+    except zlib.error:
+        raise RequestError("body", "is not valid gzip") from None
+    if len(inflated) > MAX_BATCH_BYTES:
+        return inflated
+    if not inflater.eof or inflater.unused_data:
+        raise RequestError("body", "is not valid gzip (cut short, or bytes after its end)")
+    return inflated
 
 
 _POSITION = re.compile(r"^batch\[(\d+)\]")
@@ -127,3 +147,8 @@ def register(app: FastAPI, engine: Any, auth: bool) -> None:
     @app.exception_handler(TooLarge)
     def _too_large(request: Request, exc: TooLarge) -> Any:
         return problem(413, "payload too large", [{"field": "body", "message": exc.message}])
+
+    @app.exception_handler(UnsupportedEncoding)
+    def _encoding(request: Request, exc: UnsupportedEncoding) -> Any:
+        errors = [{"field": "Content-Encoding", "message": exc.message}]
+        return problem(415, "unsupported content encoding", errors)

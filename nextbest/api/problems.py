@@ -48,6 +48,7 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, object]] = {
         (404, "a referenced record does not exist"),
         (409, "the record's state does not allow this (a merge already undone)"),
         (413, "the body is too large"),
+        (415, "the body's Content-Encoding is not supported (send it as is or gzip)"),
         (422, "the request is malformed or cannot be served; the fields are named"),
     )
 }

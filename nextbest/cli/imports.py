@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
+import orjson
 import typer
 from rich.table import Table
 
@@ -84,8 +84,9 @@ def import_events(
                     continue
                 totals["lines"] += 1
                 try:
-                    batch.append((number, json.loads(text)))
-                except json.JSONDecodeError as exc:
+                    # as the API parses bodies (nextbest.api.jsonbody)
+                    batch.append((number, orjson.loads(text)))
+                except orjson.JSONDecodeError as exc:
                     hold(number, "line", f"not JSON: {exc.msg}", text.rstrip("\n")[:2000])
                 if len(batch) >= BATCH:
                     load(batch)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import math
 import threading
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -599,15 +600,7 @@ class Engine(IdentityMixin):
     ) -> bool:
         """Record one outcome and (a learning engine, unless `learn=False`, which leaves it
         to the next `catch_up`) learn from it; False if it was already recorded."""
-        try:
-            kind = Outcome(outcome)
-        except ValueError:
-            allowed = ", ".join(o.value for o in Outcome)
-            raise RequestError(
-                "outcome", f"unknown outcome `{outcome}` (one of: {allowed})"
-            ) from None
-        if value is not None and (value != value or value in (float("inf"), float("-inf"))):
-            raise RequestError("value", "must be a finite number")
+        kind = check_outcome(outcome, value)
         with self._lock:
             stored, returned = self.returned_action(decision_id, action_id)
             if stored.customer_id and self.is_suppressed(stored.customer_id):
@@ -718,6 +711,21 @@ class Engine(IdentityMixin):
             return []
         with self._lock:
             return self.models.reports(self.clock.now().timestamp())
+
+
+def check_outcome(
+    outcome: str, value: float | None, fields: tuple[str, str] = ("outcome", "value")
+) -> Outcome:
+    """The outcome kind; RequestError naming `fields` (the caller's names for the two)
+    for an unknown kind or a value that is not a finite number."""
+    try:
+        kind = Outcome(outcome)
+    except ValueError:
+        allowed = ", ".join(o.value for o in Outcome)
+        raise RequestError(fields[0], f"unknown outcome `{outcome}` (one of: {allowed})") from None
+    if value is not None and not math.isfinite(value):
+        raise RequestError(fields[1], "must be a finite number")
+    return kind
 
 
 def _decision_id(now: datetime, rng: np.random.Generator) -> str:

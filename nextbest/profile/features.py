@@ -61,7 +61,11 @@ class Feature:
         if self.aggregate in ("sum", "min", "max", "avg"):
             if isinstance(value, bool) or not isinstance(value, int | float):
                 return False, None
-            if not math.isfinite(value):
+            try:  # an int too large for a float (10**400) is no usable number either
+                finite = math.isfinite(value)
+            except OverflowError:
+                finite = False
+            if not finite:
                 return False, None
         elif not isinstance(value, str | int | float | bool):
             return False, None  # last / distinct: scalars only

@@ -8,10 +8,11 @@ rejected at the door with the field named.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any
+
+import orjson
 
 from nextbest.rules import RuleType
 
@@ -79,7 +80,10 @@ def _datetime(value: Any) -> datetime:
         raise ValueError(f"expected a date-time, got {type(value).__name__}")
     if result.tzinfo is None:
         result = result.replace(tzinfo=UTC)
-    return result.astimezone(UTC)
+    try:
+        return result.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+14:00 is in year 0 in UTC
+        raise ValueError(f"`{value}` is outside the years 1–9999 in UTC") from None
 
 
 def _date(value: Any) -> date:
@@ -101,10 +105,10 @@ def _list(value: Any) -> list[Any]:
     if isinstance(value, str):
         text = value.strip()
         if text.startswith("["):
-            try:
-                parsed = json.loads(text)
-            except json.JSONDecodeError:
-                raise ValueError(f"expected a list, got `{value}`") from None
+            try:  # orjson: nesting too deep for the stack is invalid JSON too
+                parsed = orjson.loads(text)
+            except orjson.JSONDecodeError:
+                raise ValueError(f"expected a list, got `{value[:100]}`") from None
             if isinstance(parsed, list):
                 return parsed
         # CSV-friendly: "CHECKING|SAVINGS"
