@@ -118,7 +118,9 @@ def create_app(
         errors = []
         for error in exc.errors():
             if error.get("type") == "json_invalid":
-                errors.append({"field": "body", "message": "is not valid JSON"})
+                reason = (error.get("ctx") or {}).get("error")
+                message = f"is not valid JSON ({reason})" if reason else "is not valid JSON"
+                errors.append({"field": "body", "message": message})
                 continue
             location = _branch(tuple(error.get("loc", ())), exc.body)
             if location is not None:
