@@ -127,7 +127,9 @@ class ProfileStore(Protocol):
     ) -> int:
         """Merge traits key by key into existing profiles (creating new ones); one
         transaction. With a `source`, under trait precedence (`apply_traits`, the values
-        true at `ts`); without, as given (generated data), recording no source."""
+        true at `ts`); without, as given (generated data), recording no source. Customers
+        on the suppression list (as of the write itself: see `SubjectStore.set_suppressed`)
+        are left out; returns how many profiles were written."""
         ...
 
     def count_profiles(self) -> int: ...
@@ -160,7 +162,9 @@ class ConsentStore(Protocol):
     ) -> None:
         """Append purpose records (or (customer_id, purpose, status, ts) tuples) and
         contact-permission records (`subject` is the channel), in one transaction; nothing
-        is ever updated or removed — the latest by ts wins, ties by the order recorded."""
+        is ever updated or removed — the latest by ts wins, ties by the order recorded.
+        A suppressed customer's grants are not stored; their refusals and withdrawals
+        are (lifting a restriction must not bring back a grant withdrawn meanwhile)."""
         ...
 
     def consent_ledger(self, customer_id: str) -> list[ConsentRecord]:
@@ -177,7 +181,9 @@ class HistoryStore(Protocol):
         self, decisions: Sequence[tuple[StoredDecision, Sequence[InteractionRow]]]
     ) -> None:
         """Each decision with its actions and the given history rows, all in one
-        transaction: all are stored, or (an id already recorded, say) none."""
+        transaction: all are stored, or (an id already recorded, say) none — but for those
+        of suppressed customers: such a decision is dropped with its actions and history
+        rows (as is any history row of a suppressed customer), the others are stored."""
         ...
 
     def get_decision(self, decision_id: str) -> StoredDecision | None: ...
@@ -186,7 +192,8 @@ class HistoryStore(Protocol):
 
     def record_outcome(self, outcome: OutcomeRecord) -> bool:
         """Insert the outcome; False (and nothing written) when the idempotency key was
-        already recorded. The models learn it later from the log (`training_rows`)."""
+        already recorded, or when the customer is suppressed (the outcome is counted as
+        dropped). The models learn it later from the log (`training_rows`)."""
         ...
 
     def unanswered(
@@ -294,7 +301,9 @@ class EventStore(Protocol):
         identifiers (as `link_identifiers`, with `rebuild`: a merge it makes takes the
         batch's events, traits and windows along) — all in one transaction. Returns, per event, whether it
         was new. (Identifiers are linked for resent events too: linking again changes
-        nothing.)"""
+        nothing.) The events of suppressed customers are dropped — reported as not new and
+        counted (`SubjectStore.count_dropped`) — and nothing of theirs is written: no
+        traits, feature state or identifiers."""
         ...
 
     def customer_events(self, customer_id: str, limit: int) -> list[EventRecord]:
@@ -326,7 +335,8 @@ class IdentityStore(Protocol):
         customer (merging the profile: see MergeStore; `rebuild` recomputes the merged
         profile's feature state from its events); one on another known customer's profile
         stays there. The claims of known customers on identifiers another one owns after
-        the batch are kept apart and returned as (namespace, value, customer)."""
+        the batch are kept apart and returned as (namespace, value, customer). Links to
+        suppressed customers are left out."""
         ...
 
     def owner(self, namespace: str, value: str) -> str | None: ...
@@ -537,7 +547,11 @@ class SubjectStore(Protocol):
         ...
 
     def set_suppressed(self, digests: Sequence[str], regulation_id: str, ts: float) -> None:
-        """Put customer-id digests on the suppression list."""
+        """Put customer-id digests on the suppression list. From its commit on, the writes
+        of a customer's personal data (profiles, consents, events with their traits,
+        feature state and identifiers, decisions, history rows, outcomes) store nothing of
+        a listed customer: each write looks the list up inside its own transaction, so a
+        write already under way in another process cannot bring an erased subject back."""
         ...
 
     def unsuppress(self, digests: Sequence[str]) -> int: ...

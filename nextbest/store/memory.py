@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import hashlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
@@ -34,6 +35,12 @@ from nextbest.store.base import (
     take_identifiers,
     unmerged_traits,
 )
+
+
+def _digest(customer_id: str) -> str:
+    """The suppression list's key for a customer (as `nextbest.privacy.digest`, which this
+    module cannot import: privacy imports the store)."""
+    return hashlib.sha256(customer_id.encode()).hexdigest()
 
 
 class MemoryStore:
@@ -70,6 +77,18 @@ class MemoryStore:
     def snapshot(self) -> AbstractContextManager[None]:
         return nullcontext()  # in memory, a read is never of an older state
 
+    def _suppressed_ids(self, customer_ids: Iterable[str | None]) -> set[str]:
+        """Those of the customers on the suppression list: a write stores nothing of
+        theirs (as SQLiteStore, which checks inside its write transaction)."""
+        if not self._suppressed:
+            return set()
+        return {c for c in set(customer_ids) if c and _digest(c) in self._suppressed}
+
+    def _count_dropped(self, customer_ids: Iterable[str | None]) -> None:
+        for c in customer_ids:
+            if c:
+                self.count_dropped(_digest(c), 1)
+
     # events
     def record_events(
         self,
@@ -81,7 +100,13 @@ class MemoryStore:
         rebuild: FeatureUpdate | None = None,
     ) -> list[bool]:
         new = []
+        checked = {e.customer_id for e, _ in events} | {c for _, _, c in identities}
+        suppressed = self._suppressed_ids(checked)
         for event, traits in events:
+            if event.customer_id in suppressed:  # dropped: not new, counted
+                self._count_dropped([event.customer_id])
+                new.append(False)
+                continue
             fresh = event.message_id not in self._events
             new.append(fresh)
             if fresh:
@@ -91,8 +116,11 @@ class MemoryStore:
                     self._profile_ts[event.customer_id] = ts
         if features is not None:
             fresh_events = [e for (e, _), f in zip(events, new, strict=True) if f]
-            for cid, state in features(fresh_events).items():
-                self._features[cid] = copy.deepcopy(state)
+            states = features(fresh_events)
+            gone = suppressed | self._suppressed_ids(c for c in states if c not in checked)
+            for cid, state in states.items():
+                if cid not in gone:
+                    self._features[cid] = copy.deepcopy(state)
         if identities:  # last: a merge takes the batch's events and windows with it
             self.link_identifiers(identities, ts, rebuild)
         return new
@@ -144,10 +172,15 @@ class MemoryStore:
         source: str | None = None,
         ranks: Mapping[str, int] | None = None,
     ) -> int:
+        suppressed = self._suppressed_ids(c for c, _ in profiles)
+        written = 0
         for customer_id, traits in profiles:
+            if customer_id in suppressed:
+                continue
             self._write_traits(customer_id, traits, source, ts, ranks or {})
             self._profile_ts[customer_id] = ts
-        return len(profiles)
+            written += 1
+        return written
 
     def _write_traits(
         self,
@@ -191,10 +224,12 @@ class MemoryStore:
         rows: Sequence[ConsentRecord | tuple[str, str, str, float]],
         permissions: Sequence[ConsentRecord] = (),
     ) -> None:
+        suppressed = self._suppressed_ids(r[0] for r in (*rows, *permissions))
         for ledgers, records in ((self._ledgers, rows), (self._permissions, permissions)):
             for row in records:
                 record = ConsentRecord(*row)
-                ledgers.setdefault(record.customer_id, []).append(record)
+                if record.customer_id not in suppressed or record.status != "granted":
+                    ledgers.setdefault(record.customer_id, []).append(record)
 
     def consent_ledger(self, customer_id: str) -> list[ConsentRecord]:
         return list(self._ledgers.get(customer_id, []))
@@ -210,6 +245,15 @@ class MemoryStore:
     def record_decisions(
         self, decisions: Sequence[tuple[StoredDecision, Sequence[InteractionRow]]]
     ) -> None:
+        suppressed = self._suppressed_ids(
+            c for d, rows in decisions for c in (d.customer_id, *(r.customer_id for r in rows))
+        )
+        if suppressed:  # a suppressed subject's decisions are dropped, with their rows
+            decisions = [
+                (d, [r for r in rows if r.customer_id not in suppressed])
+                for d, rows in decisions
+                if d.customer_id not in suppressed
+            ]
         seen: set[str] = set()
         for decision, _ in decisions:  # all checked before any is stored
             if decision.decision_id in self._decisions or decision.decision_id in seen:
@@ -227,6 +271,9 @@ class MemoryStore:
         return idempotency_key in self._keys
 
     def record_outcome(self, outcome: OutcomeRecord) -> bool:
+        if self._suppressed_ids([outcome.customer_id]):
+            self._count_dropped([outcome.customer_id])
+            return False  # a suppressed subject's outcomes are not recorded
         if outcome.idempotency_key in self._keys:
             return False
         self._keys.add(outcome.idempotency_key)
@@ -359,6 +406,9 @@ class MemoryStore:
         ts: float,
         rebuild: FeatureUpdate | None = None,
     ) -> list[tuple[str, str, str]]:
+        suppressed = self._suppressed_ids(c for _, _, c in links)
+        if suppressed:  # no identifier is linked to a suppressed subject
+            links = [link for link in links if link[2] not in suppressed]
         for (src, dst), moved in take_identifiers(self._identities, links).items():
             if any(m and m.status == "unmerged" and (m.from_id, m.into_id) == (src, dst)
                    for m in self._merges):  # fmt: skip

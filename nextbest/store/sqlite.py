@@ -15,6 +15,7 @@ loses nothing on a process crash; only a power cut can cost the last transaction
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import sqlite3
@@ -95,6 +96,20 @@ _INSERT_INTERACTIONS = (
     "channel, outcome, ts, value, idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _EVENT_COLUMNS = "message_id, type, customer_id, anonymous_id, name, ts, received_ts, payload"
+#: the suppressed among up to 500 digests: a search of the primary key's index each
+_SUPPRESSED = "SELECT digest FROM suppressions WHERE digest IN ({})"
+
+
+def _digest(customer_id: str) -> str:
+    """The suppression list's key for a customer (as `nextbest.privacy.digest`, which this
+    module cannot import: privacy imports the store)."""
+    return hashlib.sha256(customer_id.encode()).hexdigest()
+
+
+def _kept(record: ConsentRecord, suppressed: set[str]) -> bool:
+    """A suppressed subject's refusals and withdrawals are kept (lifting a restriction must
+    not bring back a grant they withdrew meanwhile); their grants are not."""
+    return record.customer_id not in suppressed or record.status != "granted"
 
 
 def _interaction_params(rows: Sequence[InteractionRow], key: str | None) -> list[tuple[Any, ...]]:
@@ -402,6 +417,32 @@ class SQLiteStore:
         for marks, chunk in _chunks(values):
             self._exec(sql.format(marks), chunk | params)
 
+    def _suppressed_ids(self, customer_ids: Iterable[str | None]) -> set[str]:
+        """Those of the customers on the suppression list, in the caller's write
+        transaction: a regulation another process committed before it began counts, one
+        committed later waits for it (writers are serialized). One query (per 500
+        customers), positional parameters: it runs in every decision's write."""
+        by_digest = {_digest(c): c for c in set(customer_ids) if c}
+        digests = list(by_digest)
+        found: set[str] = set()
+        for start in range(0, len(digests), 500):
+            chunk = digests[start : start + 500]
+            cursor = self._raw.execute(_SUPPRESSED.format(", ".join("?" * len(chunk))), chunk)
+            found.update(by_digest[d] for (d,) in cursor.fetchall())
+        return found
+
+    def _count_dropped(self, customer_ids: Iterable[str | None]) -> None:
+        """Count records the store dropped for suppressed subjects (one per id given),
+        in the caller's write transaction."""
+        counts: dict[str, int] = {}
+        for c in customer_ids:
+            if c:
+                counts[c] = counts.get(c, 0) + 1
+        self._raw.executemany(
+            "UPDATE suppressions SET dropped = dropped + ? WHERE digest = ?",
+            [(n, _digest(c)) for c, n in counts.items()],
+        )
+
     # --- profiles --------------------------------------------------------------------
 
     def get_profile(self, customer_id: str) -> dict[str, Any] | None:
@@ -425,6 +466,11 @@ class SQLiteStore:
         if not profiles:
             return 0
         with self._writing():
+            suppressed = self._suppressed_ids(c for c, _ in profiles)
+            if suppressed:  # a suppressed subject's traits are not written
+                profiles = [(c, t) for c, t in profiles if c not in suppressed]
+                if not profiles:
+                    return 0
             if source is not None:
                 self._write_traits([(c, t, source, ts) for c, t in profiles], ts, ranks or {})
                 return len(profiles)
@@ -493,8 +539,13 @@ class SQLiteStore:
     ) -> None:
         if not rows and not permissions:
             return
+        records = [ConsentRecord(*r) for r in rows]
         with self._writing():
-            self._append_ledger("consents", [ConsentRecord(*r) for r in rows])
+            suppressed = self._suppressed_ids(r.customer_id for r in (*records, *permissions))
+            if suppressed:  # no grant is recorded for a suppressed subject
+                records = [r for r in records if _kept(r, suppressed)]
+                permissions = [r for r in permissions if _kept(r, suppressed)]
+            self._append_ledger("consents", records)
             self._append_ledger("permissions", permissions)
 
     def consent_ledger(self, customer_id: str) -> list[ConsentRecord]:
@@ -542,6 +593,7 @@ class SQLiteStore:
         rows = []
         actions = []
         interactions = []
+        customers: set[str | None] = set()
         for decision, impressions in decisions:
             document = dict(decision.document)
             document["actions"] = decision.actions
@@ -556,10 +608,21 @@ class SQLiteStore:
                 (decision.decision_id, *[a[k] for k in _ACTION_COLUMNS]) for a in decision.actions
             ]
             interactions += _interaction_params(impressions, None)
+            customers.add(decision.customer_id)
+            customers.update(r.customer_id for r in impressions)
         if not rows:
             return
         with self._writing():
-            self._raw.executemany(_INSERT_DECISION, rows)
+            suppressed = self._suppressed_ids(customers)
+            if suppressed:  # a suppressed subject's decisions are dropped, with their rows
+                gone = {r[0] for r in rows if r[2] in suppressed}
+                rows = [r for r in rows if r[0] not in gone]
+                actions = [a for a in actions if a[0] not in gone]
+                interactions = [
+                    i for i in interactions if i[1] not in gone and i[0] not in suppressed
+                ]
+            if rows:
+                self._raw.executemany(_INSERT_DECISION, rows)
             if actions:
                 self._raw.executemany(_INSERT_ACTIONS, actions)
             if interactions:
@@ -599,6 +662,9 @@ class SQLiteStore:
     def record_outcome(self, outcome: OutcomeRecord) -> bool:
         try:
             with self._writing():
+                if self._suppressed_ids([outcome.customer_id]):
+                    self._count_dropped([outcome.customer_id])
+                    return False  # a suppressed subject's outcomes are not recorded
                 self._insert_rows([outcome.as_row()], key=outcome.idempotency_key)
         except sqlite3.IntegrityError:
             return False
@@ -794,7 +860,16 @@ class SQLiteStore:
         new = []
         writes: list[tuple[str, Mapping[str, Any], str, float]] = []
         with self._writing():
+            # a suppressed subject's events are dropped (not new, counted), and nothing
+            # of theirs is written: traits, feature state, identifiers
+            checked = {e.customer_id for e, _ in events} | {c for _, _, c in identities}
+            suppressed = self._suppressed_ids(checked)
+            dropped: list[str | None] = []
             for event, traits in events:
+                if event.customer_id in suppressed:
+                    dropped.append(event.customer_id)
+                    new.append(False)
+                    continue
                 cursor = self._raw.execute(
                     f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
                     "ON CONFLICT(message_id) DO NOTHING",
@@ -807,11 +882,20 @@ class SQLiteStore:
                 new.append(fresh)
                 if fresh and traits and event.customer_id:
                     writes.append((event.customer_id, traits, "events", event.ts))
+            if dropped:
+                self._count_dropped(dropped)
             if writes:
                 self._write_traits(writes, ts, ranks or {})
             if features is not None:
                 fresh_events = [e for (e, _), f in zip(events, new, strict=True) if f]
-                self._save_feature_states(features(fresh_events), ts)
+                states = features(fresh_events)  # the new events' customers, as a rule
+                unchecked = [c for c in states if c not in checked]
+                gone = suppressed | (self._suppressed_ids(unchecked) if unchecked else set())
+                if gone:
+                    states = {c: s for c, s in states.items() if c not in gone}
+                self._save_feature_states(states, ts)
+            if suppressed:
+                identities = [link for link in identities if link[2] not in suppressed]
             if identities:  # last: a merge takes the batch's events and windows with it
                 self._link(identities, ts, rebuild)
         return new
@@ -935,6 +1019,11 @@ class SQLiteStore:
         if not links:
             return []
         with self._writing():
+            suppressed = self._suppressed_ids(c for _, _, c in links)
+            if suppressed:  # no identifier is linked to a suppressed subject
+                links = [link for link in links if link[2] not in suppressed]
+                if not links:
+                    return []
             return self._link(links, ts, rebuild)
 
     def _link(
