@@ -100,10 +100,10 @@ class Engine(IdentityMixin):
         self.learns = learns
         self._rng = np.random.default_rng(seed)
         self._lock = threading.RLock()
-        self._own_models = models is None  # built from the config: rebuilt on a reload
+        # built from the config: rebuilt on a reload that changes the learning settings
+        self._own_models = models is None
         self.models: PropensityModels = models or models_for(config)
-        states, self._mark = store.load_learning(skip_suffix=None if learns else RESERVOIR_SUFFIX)
-        self.models.load_state(states)
+        self._mark = self._load_saved(self.models)
         self.config = config
         self._activate(config)
         # a reload before this engine started is not news: it runs the config it was given
@@ -137,11 +137,19 @@ class Engine(IdentityMixin):
         self.store.close()
 
     def _activate(self, config: CompiledConfig) -> None:
+        """Make `config` live (under the lock). New learning settings get a new bank,
+        loaded from the store's saved states; otherwise the bank is only bound."""
         # a compiled config is thousands of long-lived objects; moving them out of the
         # cyclic collector's reach keeps its pauses out of the decision latency tail
         gc.collect()
         gc.freeze()
-        self.models.bind(config)
+        if self._own_models and self._bank_settings(config) != self._bank_settings(self.config):
+            models = models_for(config)
+            mark = self._load_saved(models)
+            models.bind(config)
+            self.models, self._mark = models, mark
+        else:
+            self.models.bind(config)
         self.config = config
         self.store.save_config_version(config.version, config.files, self.clock.now().timestamp())
 
@@ -664,20 +672,37 @@ class Engine(IdentityMixin):
         its `models` by the caller keeps them: it has no config to build new ones from.)"""
         if not self._own_models or self.store.learned_through() == self._mark:
             return False
-        # reservoirs serve learning only; an engine that does not learn skips their load
-        states, mark = self.store.load_learning(
-            skip_suffix=None if self.learns else RESERVOIR_SUFFIX
-        )
         config = self.config
         models = models_for(config)
-        models.load_state(states)
+        mark = self._load_saved(models)
         models.bind(config)
         with self._lock:
             if self.config is not config:  # reloaded meanwhile
+                if self._bank_settings(self.config) != self._bank_settings(config):
+                    return False  # the reload built its own bank, of the new settings
                 models.bind(self.config)
             self.models = models
             self._mark = mark
         return True
+
+    def _load_saved(self, models: PropensityModels) -> int:
+        """Load the store's saved model states into `models`; returns the mark they have
+        learned through. Each bank passes over the states of another model kind (left by
+        a reload that switched `learning.model`): its own kind starts fresh."""
+        # reservoirs serve learning only; an engine that does not learn skips their load
+        states, mark = self.store.load_learning(
+            skip_suffix=None if self.learns else RESERVOIR_SUFFIX
+        )
+        models.load_state(states)
+        return mark
+
+    @staticmethod
+    def _bank_settings(config: CompiledConfig) -> dict[str, Any]:
+        """The learning settings a model bank is built with (`models_for`): all but
+        those the pipeline reads at each decision or `bind` applies (a change of only
+        these keeps the bank)."""
+        outside = {"control_group", "response_timeout", "timeout_outcome", "maturity"}
+        return config.learning.model_dump(exclude=outside | {"exclude_predictors"})
 
     def expire_responses(self, *, limit: int = 100_000) -> int:
         """Record `learning.timeout_outcome` for every returned action whose decision is

@@ -108,8 +108,11 @@ class BetaBernoulliModels:
         return {k: {"alpha": a, "beta": b} for k, (a, b) in self._state.items()}
 
     def load_state(self, states: Mapping[str, Mapping[str, Any]]) -> None:
+        """Take the saved Beta states; those of another model kind (an ADM bank's models
+        and encoder, left by a switch of `learning.model`) are passed over."""
         for key, state in states.items():
-            self._state[key] = (float(state["alpha"]), float(state["beta"]))
+            if "alpha" in state and "beta" in state:
+                self._state[key] = (float(state["alpha"]), float(state["beta"]))
         for key, (a, b) in self._state.items():
             self._write(key, a, b, refresh=False)
         self._refresh_bounds()
