@@ -102,6 +102,10 @@ def _worker(
     engine = Engine.open(db, config_dir, learns=learns, shared=shared)
     upkeep = _Upkeep(engine)
     upkeep.start()
+    # uvicorn raises the signal it stopped on again once it has shut down; at the default
+    # handler that killed the process before the `finally` below, leaving the store
+    # unclosed (its WAL not checkpointed back). A handler that does nothing lets it return.
+    signal.signal(signal.SIGTERM, lambda signum, frame: None)
     try:
         server = uvicorn.Server(
             uvicorn.Config(
@@ -156,8 +160,8 @@ def serve(db: str, config_dir: Path | None, host: str, port: int, workers: int) 
                 process = next(p for p in running if p.sentinel == done)
                 process.join()
                 running.remove(process)
-                # uvicorn re-raises the SIGTERM it shut down on: a worker we stopped ends
-                # "killed by SIGTERM", which is no failure
+                # a worker we stopped returns (0), or, stopped before it got to serve,
+                # ends "killed by SIGTERM": neither is a failure
                 stopped = stopping and process.exitcode == -signal.SIGTERM
                 if process.exitcode and not stopped and not status:
                     status = process.exitcode if process.exitcode > 0 else 1

@@ -42,9 +42,12 @@ def test_serve_answers_on_its_port_and_keeps_what_it_acknowledged(tmp_path: Path
         decision = httpx.post(f"{base}/v1/decisions", json=body, headers=headers, timeout=10).json()
     finally:
         server.terminate()
-        server.wait(timeout=10)
+        status = server.wait(timeout=10)
         if server.stderr is not None:
             server.stderr.close()
+    # SIGTERM is a clean stop: the worker closed its store, which checkpointed the WAL
+    assert status == 0
+    assert not Path(f"{db}-wal").exists()
     # the acknowledged decision is in the file
     from nextbest.store import open_store
 

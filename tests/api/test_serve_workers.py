@@ -55,7 +55,10 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         yield Served(base, headers, folder)
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        status = server.wait(timeout=30)
+    # a clean stop: every worker closed its store (the last one to close removes the WAL)
+    assert status == 0
+    assert not Path(f"{db}-wal").exists()
 
 
 def test_a_reload_through_one_worker_reaches_every_worker(served: Served) -> None:
