@@ -4,7 +4,8 @@ an outbound decision for the customer, and the chosen message goes to the outbox
 * the event must match the trigger (`on`, `event`, `where`) and its rule (`when`, over the
   profile and real-time features as they are after the event) must hold;
 * a trigger fires at most once per customer per `cooldown` (a firing that found nothing
-  to send counts too);
+  to send counts too), across processes: the firing is claimed (an outbox row `firing`,
+  replaced once its message is decided) in one transaction with the cool-down check;
 * the channel is the customer's preferred one (the trait `preferred_channel`, when the
   schema has it and the trigger allows it), else the trigger's channels in order — the
   first on which the customer gave a contact permission, where the channel needs one;
@@ -77,10 +78,14 @@ def fire(
                     continue
             row = OutboxRow(
                 "out_" + uuid.uuid4().hex[:16], cid, trigger.id, event.message_id,
-                "waiting", None, now.timestamp(), now.timestamp(),
+                "firing", None, now.timestamp(), now.timestamp(),
             )  # fmt: skip
-            rows.append(send(engine, trigger, row, now))
             fired.add((trigger.id, cid))
+            # the cool-down again, with the row, in one transaction: another process may
+            # have fired it since the check above
+            if not engine.store.claim_firing(row, trigger.cooldown):
+                continue
+            rows.append(send(engine, trigger, row._replace(status="waiting"), now))
     engine.store.put_outbox(rows)  # the batch's messages, in one transaction
     return len(rows)
 

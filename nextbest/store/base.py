@@ -497,6 +497,7 @@ class OutboxRow(NamedTuple):
     trigger_id: str
     event_id: str  # the messageId of the event that fired it
     status: str  # waiting (quiet hours: decided when due) | queued | nothing (no message)
+    # | firing (claimed, its message being decided)
     channel: str | None
     due_ts: float  # when it may go out
     created_ts: float  # when the trigger fired
@@ -520,6 +521,13 @@ class OutboxStore(Protocol):
 
     def last_fired(self, trigger_id: str, customer_id: str) -> float | None:
         """When the trigger last fired for the customer (for its cool-down)."""
+        ...
+
+    def claim_firing(self, row: OutboxRow, cooldown: float) -> bool:
+        """Insert `row` (status `firing`, replaced once its message is decided) unless its
+        trigger fired for its customer less than `cooldown` seconds before its
+        `created_ts`: the check and the insert in one write transaction, so of two
+        processes firing at once only one wins. True if the row was inserted."""
         ...
 
 

@@ -588,6 +588,13 @@ class MemoryStore:
         ]
         return max(fired, default=None)
 
+    def claim_firing(self, row: OutboxRow, cooldown: float) -> bool:
+        last = self.last_fired(row.trigger_id, row.customer_id)
+        if last is not None and row.created_ts - last < cooldown:
+            return False
+        self._outbox[row.outbox_id] = row
+        return True
+
     # data-subject rights
     def subject_data(self, customer_id: str) -> dict[str, Any]:
         return {

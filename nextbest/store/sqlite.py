@@ -96,6 +96,7 @@ _INSERT_INTERACTIONS = (
     "channel, outcome, ts, value, idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _EVENT_COLUMNS = "message_id, type, customer_id, anonymous_id, name, ts, received_ts, payload"
+_LAST_FIRED = "SELECT max(created_ts) FROM outbox WHERE customer_id = :c AND trigger_id = :t"
 #: the suppressed among up to 500 digests: a search of the primary key's index each
 _SUPPRESSED = "SELECT digest FROM suppressions WHERE digest IN ({})"
 
@@ -1321,12 +1322,20 @@ class SQLiteStore:
         return [OutboxRow(*r) for r in rows]
 
     def last_fired(self, trigger_id: str, customer_id: str) -> float | None:
-        rows = self._read(
-            "SELECT max(created_ts) FROM outbox WHERE customer_id = :c AND trigger_id = :t",
-            c=customer_id,
-            t=trigger_id,
-        )
+        rows = self._read(_LAST_FIRED, c=customer_id, t=trigger_id)
         return None if rows[0][0] is None else float(rows[0][0])
+
+    def claim_firing(self, row: OutboxRow, cooldown: float) -> bool:
+        with self._writing():
+            (last,) = self._read(_LAST_FIRED, c=row.customer_id, t=row.trigger_id)[0]
+            if last is not None and row.created_ts - float(last) < cooldown:
+                return False
+            self._exec(
+                f"INSERT INTO outbox ({self._OUTBOX_COLUMNS}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [tuple(row)],
+            )
+            return True
 
     # --- data-subject rights ------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nextbest.store import MemoryStore, Store, open_store
-from nextbest.store.base import InteractionRow, OutcomeRecord, StoredDecision
+from nextbest.store.base import InteractionRow, OutboxRow, OutcomeRecord, StoredDecision
 
 
 @pytest.fixture(params=["memory", "sqlite"])
@@ -232,3 +232,15 @@ def test_api_keys_by_digest_and_revocation(store: Store) -> None:
     found = store.find_key("digest-1")
     assert found is not None and found.revoked_ts == 5.0
     assert [k.key_id for k in store.list_keys()] == ["k1", "k2"]
+
+
+def test_a_firing_is_claimed_once_per_cooldown(store: Store) -> None:
+    def row(outbox_id: str, ts: float, trigger: str = "t1") -> OutboxRow:
+        return OutboxRow(outbox_id, "c1", trigger, f"e-{outbox_id}", "firing", None, ts, ts)
+
+    assert store.claim_firing(row("o1", 100.0), cooldown=60.0)
+    assert not store.claim_firing(row("o2", 130.0), cooldown=60.0)  # inside the cool-down
+    assert store.claim_firing(row("o3", 130.0, trigger="t2"), cooldown=60.0)  # another trigger
+    assert store.claim_firing(row("o4", 161.0), cooldown=60.0)
+    assert sorted(r.outbox_id for r in store.outbox()) == ["o1", "o3", "o4"]
+    assert store.last_fired("t1", "c1") == 161.0

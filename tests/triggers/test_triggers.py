@@ -95,3 +95,26 @@ def test_quiet_hours_hold_the_message_until_they_end(tmp_path: Path) -> None:
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     assert [r["status"] for r in json.loads(listed.stdout)["outbox"]] == ["queued"]
+
+
+def test_two_processes_firing_at_once_send_one_message(tmp_path: Path) -> None:
+    """Two engines on one file (two API workers) both see a Loan Application Abandoned
+    event for the customer before either has fired: the cool-down is checked again with
+    the firing, in one transaction, so one of them sends and the other does not."""
+    db = tmp_path / "t.db"
+    first, second = engine_at(db, NOON), engine_at(db, NOON)
+    setup(first, "c9", {"sms": "denied", "email": "granted"})
+    # the second engine's look at the cool-down comes before the first one's firing
+    second.store.last_fired = lambda trigger_id, customer_id: None  # type: ignore[method-assign]
+    ingest(first, parse([track("c9", 1, "Loan Application Abandoned", NOON)], ""))
+    ingest(second, parse([track("c9", 2, "Loan Application Abandoned", NOON)], ""))
+    rows = first.store.outbox()
+    assert [r.event_id for r in rows] == ["c9-1"], rows
+    assert rows[0].status in ("queued", "nothing")
+    # and the decisions: only the winner decided a message
+    decided = [
+        r for r in first.store.history(customer_id="c9", limit=50) if r.outcome == "impression"
+    ]
+    assert {r.decision_id for r in decided} <= {rows[0].decision_id}
+    first.close()
+    second.close()
