@@ -60,6 +60,7 @@ from nextbest.store.base import (
     OutcomeRecord,
     Quarantined,
     Regulation,
+    StaleHistory,
     Store,
     StoredDecision,
 )
@@ -78,6 +79,9 @@ DEMO_CONFIG = Path(__file__).resolve().parent.parent / "demo" / "bank"
 TRAINING_OUTCOMES = POSITIVE_OUTCOMES | NEGATIVE_OUTCOMES
 #: log rows learned per transaction while catching up
 CATCH_UP_PAGE = 1000
+#: how many times a batch's decisions are made again when another process recorded
+#: interactions for their customers meanwhile (`decide_many`)
+STALE_RETRIES = 3
 
 
 def default_config_dir() -> Path:
@@ -432,11 +436,10 @@ class Engine(IdentityMixin):
     # --- decisions -------------------------------------------------------------------
 
     def decide(self, request: DecisionRequest) -> Decision:
-        with self._lock:
-            config = self.config
-            request, decision = self._decide(config, self.recognize(request))
-            self.store.record_decisions([self._stored(config, request, decision)])
-            return decision
+        (result,) = self.decide_many([request])
+        if isinstance(result, Exception):
+            raise result
+        return result
 
     def decide_many(self, requests: Sequence[DecisionRequest]) -> list[Decision | Exception]:
         """Decide each request in turn and record the decisions together: one transaction,
@@ -444,21 +447,51 @@ class Engine(IdentityMixin):
         next is made, so its impressions count against the contact limits as they would
         one request at a time. In each request's place its decision, or the exception that
         deciding or writing it raised (nothing of a failed write is stored); the others are
-        unaffected. A decision is returned only once it is committed."""
+        unaffected. A decision is returned only once it is committed.
+
+        Another process (a server's other worker) may record a decision or an outcome for
+        one of the customers between the history a decision read and its write: then the
+        write stores nothing, and those customers' decisions are made again on the new
+        history (up to `STALE_RETRIES` times; the last write takes them as they are)."""
         results: list[Decision | Exception] = []
         batch: list[tuple[StoredDecision, list[InteractionRow]]] = []
-        waiting: list[int] = []  # the places in `results` of the decisions in `batch`
+        # each decision in `batch`: its place in `results` and the request it decided
+        waiting: list[tuple[int, DecisionRequest]] = []
         customers: set[str] = set()
+        mark = 0  # the history as it stood before the batch's first decision read it
 
         def write() -> None:
-            try:
-                self.store.record_decisions(batch)
-            except Exception as exc:  # each waiting request answers with it
-                for i in waiting:
-                    results[i] = exc
+            for attempt in range(STALE_RETRIES + 1):
+                try:
+                    self.store.record_decisions(
+                        batch, seen=mark if attempt < STALE_RETRIES else None
+                    )
+                except StaleHistory as stale:
+                    again(stale.customers)
+                    continue
+                except Exception as exc:  # each waiting request answers with it
+                    for i, _ in waiting:
+                        results[i] = exc
+                break
             batch.clear()
             waiting.clear()
             customers.clear()
+
+        def again(stale: set[str]) -> None:
+            nonlocal mark
+            mark = self.store.history_mark()
+            for j in reversed(range(len(batch))):
+                if batch[j][0].customer_id not in stale:
+                    continue
+                i, request = waiting[j]
+                try:
+                    decided, decision = self._decide(config, request)
+                except Exception as exc:
+                    results[i] = exc
+                    del batch[j], waiting[j]
+                    continue
+                results[i] = decision
+                batch[j] = self._stored(config, decided, decision)
 
         with self._lock:
             config = self.config
@@ -467,15 +500,17 @@ class Engine(IdentityMixin):
                     request = self.recognize(request)
                     if request.customer_id in customers:
                         write()
-                    request, decision = self._decide(config, request)
+                    if not batch:
+                        mark = self.store.history_mark()
+                    decided, decision = self._decide(config, request)
                 except Exception as exc:  # this request's problem, not its neighbours'
                     results.append(exc)
                     continue
                 if decision.customer_id:
                     customers.add(decision.customer_id)
-                waiting.append(len(results))
+                waiting.append((len(results), request))
                 results.append(decision)
-                batch.append(self._stored(config, request, decision))
+                batch.append(self._stored(config, decided, decision))
             if batch:
                 write()
         return results

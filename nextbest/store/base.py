@@ -176,14 +176,37 @@ class ConsentStore(Protocol):
         ...
 
 
+class StaleHistory(Exception):
+    """Interactions of these customers were recorded after the history their decisions
+    were made on (by another process): decide them again."""
+
+    def __init__(self, customers: set[str]) -> None:
+        self.customers = customers
+        super().__init__(f"{len(customers)} customers' history moved on")
+
+
 class HistoryStore(Protocol):
+    def history_mark(self) -> int:
+        """A mark of the interaction history as it stands: taken before a decision reads
+        its history, `record_decisions(seen=mark)` tells whether the history moved on."""
+        ...
+
     def record_decisions(
-        self, decisions: Sequence[tuple[StoredDecision, Sequence[InteractionRow]]]
+        self,
+        decisions: Sequence[tuple[StoredDecision, Sequence[InteractionRow]]],
+        *,
+        seen: int | None = None,
     ) -> None:
         """Each decision with its actions and the given history rows, all in one
         transaction: all are stored, or (an id already recorded, say) none — but for those
         of suppressed customers: such a decision is dropped with its actions and history
-        rows (as is any history row of a suppressed customer), the others are stored."""
+        rows (as is any history row of a suppressed customer), the others are stored.
+
+        With `seen` (a `history_mark` from before the decisions read their history), the
+        transaction first looks for interactions of the decisions' customers recorded since
+        — another process's decision or outcome for one of them, which contact limits may
+        have had to count — and if there are any raises StaleHistory naming those
+        customers, storing nothing."""
         ...
 
     def get_decision(self, decision_id: str) -> StoredDecision | None: ...

@@ -24,6 +24,7 @@ from nextbest.store.base import (
     OutcomeRecord,
     Quarantined,
     Regulation,
+    StaleHistory,
     StoredDecision,
     TrainingRow,
     TraitSources,
@@ -242,9 +243,24 @@ class MemoryStore:
         self._history.setdefault(row.customer_id, []).append(row)
         self._all.append(row)
 
+    def history_mark(self) -> int:
+        return len(self._all)
+
     def record_decisions(
-        self, decisions: Sequence[tuple[StoredDecision, Sequence[InteractionRow]]]
+        self,
+        decisions: Sequence[tuple[StoredDecision, Sequence[InteractionRow]]],
+        *,
+        seen: int | None = None,
     ) -> None:
+        if seen is not None:
+            deciding = {d.customer_id for d, _ in decisions if d.customer_id}
+            moved = {
+                r.customer_id
+                for r in self._all[seen:]
+                if r is not _ERASED and r.customer_id in deciding
+            }
+            if moved:
+                raise StaleHistory({c for c in moved if c})
         suppressed = self._suppressed_ids(
             c for d, rows in decisions for c in (d.customer_id, *(r.customer_id for r in rows))
         )
@@ -254,11 +270,11 @@ class MemoryStore:
                 for d, rows in decisions
                 if d.customer_id not in suppressed
             ]
-        seen: set[str] = set()
+        ids: set[str] = set()
         for decision, _ in decisions:  # all checked before any is stored
-            if decision.decision_id in self._decisions or decision.decision_id in seen:
+            if decision.decision_id in self._decisions or decision.decision_id in ids:
                 raise ValueError(f"decision {decision.decision_id} already recorded")
-            seen.add(decision.decision_id)
+            ids.add(decision.decision_id)
         for decision, impressions in decisions:
             self._decisions[decision.decision_id] = decision
             for row in impressions:

@@ -49,6 +49,7 @@ from nextbest.store.base import (
     OutcomeRecord,
     Quarantined,
     Regulation,
+    StaleHistory,
     StoredDecision,
     TrainingRow,
     TraitSources,
@@ -96,6 +97,7 @@ _INSERT_INTERACTIONS = (
     "channel, outcome, ts, value, idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _EVENT_COLUMNS = "message_id, type, customer_id, anonymous_id, name, ts, received_ts, payload"
+_INTERACTIONS_SINCE = "SELECT DISTINCT customer_id FROM interactions WHERE id > ?"
 _LAST_FIRED = "SELECT max(created_ts) FROM outbox WHERE customer_id = :c AND trigger_id = :t"
 #: the suppressed among up to 500 digests: a search of the primary key's index each
 _SUPPRESSED = "SELECT digest FROM suppressions WHERE digest IN ({})"
@@ -586,8 +588,14 @@ class SQLiteStore:
     def _insert_rows(self, rows: Sequence[InteractionRow], key: str | None = None) -> None:
         self._exec(_INSERT_INTERACTIONS, _interaction_params(rows, key))
 
+    def history_mark(self) -> int:
+        return int(self._read("SELECT coalesce(max(id), 0) FROM interactions")[0][0])
+
     def record_decisions(
-        self, decisions: Sequence[tuple[StoredDecision, Sequence[InteractionRow]]]
+        self,
+        decisions: Sequence[tuple[StoredDecision, Sequence[InteractionRow]]],
+        *,
+        seen: int | None = None,
     ) -> None:
         # everything bound before the write lock is taken: while this process holds it, the
         # other workers' writes wait
@@ -613,7 +621,15 @@ class SQLiteStore:
             customers.update(r.customer_id for r in impressions)
         if not rows:
             return
+        deciding = {d.customer_id for d, _ in decisions if d.customer_id}
         with self._writing():
+            if seen is not None and deciding:
+                # the rows since the mark, by rowid: the few committed meanwhile (the
+                # customer index would walk each customer's whole history)
+                since = self._raw.execute(_INTERACTIONS_SINCE, (seen,))
+                moved = {c for (c,) in since} & deciding
+                if moved:
+                    raise StaleHistory(moved)
             suppressed = self._suppressed_ids(customers)
             if suppressed:  # a suppressed subject's decisions are dropped, with their rows
                 gone = {r[0] for r in rows if r[2] in suppressed}

@@ -22,9 +22,12 @@ class Counting(MemoryStore):
         self.writes: list[list[str]] = []
 
     def record_decisions(
-        self, decisions: Sequence[tuple[StoredDecision, Sequence[InteractionRow]]]
+        self,
+        decisions: Sequence[tuple[StoredDecision, Sequence[InteractionRow]]],
+        *,
+        seen: int | None = None,
     ) -> None:
-        super().record_decisions(decisions)
+        super().record_decisions(decisions, seen=seen)
         self.writes.append([d.decision_id for d, _ in decisions])
 
 

@@ -91,12 +91,15 @@ class Counting(MemoryStore):
         self.fail = False
 
     def record_decisions(
-        self, decisions: Sequence[tuple[StoredDecision, Sequence[InteractionRow]]]
+        self,
+        decisions: Sequence[tuple[StoredDecision, Sequence[InteractionRow]]],
+        *,
+        seen: int | None = None,
     ) -> None:
         if self.fail:
             raise OSError("disk full")
         self.writes.append(len(decisions))
-        super().record_decisions(decisions)
+        super().record_decisions(decisions, seen=seen)
 
 
 def test_one_transaction_unless_a_customer_comes_again() -> None:

@@ -13,7 +13,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nextbest.store import MemoryStore, Store, open_store
-from nextbest.store.base import InteractionRow, OutboxRow, OutcomeRecord, StoredDecision
+from nextbest.store.base import (
+    InteractionRow,
+    OutboxRow,
+    OutcomeRecord,
+    StaleHistory,
+    StoredDecision,
+)
 
 
 @pytest.fixture(params=["memory", "sqlite"])
@@ -244,3 +250,20 @@ def test_a_firing_is_claimed_once_per_cooldown(store: Store) -> None:
     assert store.claim_firing(row("o4", 161.0), cooldown=60.0)
     assert sorted(r.outbox_id for r in store.outbox()) == ["o1", "o3", "o4"]
     assert store.last_fired("t1", "c1") == 161.0
+
+
+def test_decisions_on_a_history_that_moved_on_are_refused_whole(store: Store) -> None:
+    mark = store.history_mark()
+    store.record_decisions([(decision("d1", "c1"), [row(100.0, customer_id="c1")])])
+    assert store.history_mark() > mark
+    # c1's history moved on since `mark`; c2's did not
+    with pytest.raises(StaleHistory) as stale:
+        store.record_decisions(
+            [(decision("d2", "c2"), [row(101.0, customer_id="c2")]), (decision("d3", "c1"), [])],
+            seen=mark,
+        )
+    assert stale.value.customers == {"c1"}
+    assert store.get_decision("d2") is None and store.get_decision("d3") is None
+    store.record_decisions([(decision("d2", "c2"), [])], seen=mark)  # c2 alone: no conflict
+    store.record_decisions([(decision("d3", "c1"), [])], seen=store.history_mark())
+    assert store.get_decision("d2") is not None and store.get_decision("d3") is not None
