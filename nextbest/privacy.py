@@ -11,19 +11,17 @@ list holds SHA-256 digests of customer ids, so an erased subject's id is not kep
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from collections import Counter
 from typing import Any
 
 from nextbest.errors import RequestError
-from nextbest.store.base import Regulation, Store
+from nextbest.store.base import Regulation, Store, subject_digest
 
 TYPES = ("suppress", "suppress_with_delete", "delete_only", "unsuppress")
 
 
-def digest(customer_id: str) -> str:
-    return hashlib.sha256(customer_id.encode()).hexdigest()
+digest = subject_digest
 
 
 def run_regulation(store: Store, kind: str, customer_ids: list[str], now: float) -> Regulation:

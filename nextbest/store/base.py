@@ -6,10 +6,16 @@ backend through the same checks. Timestamps are UTC epoch seconds (`ts`).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
+
+
+def subject_digest(customer_id: str) -> str:
+    """A customer's key on the suppression list (SHA-256, hex): the list never holds ids."""
+    return hashlib.sha256(customer_id.encode()).hexdigest()
 
 
 class InteractionRow(NamedTuple):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import hashlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
@@ -33,15 +32,10 @@ from nextbest.store.base import (
     merged_profile,
     moved_counts,
     restored_visitor,
+    subject_digest,
     take_identifiers,
     unmerged_traits,
 )
-
-
-def _digest(customer_id: str) -> str:
-    """The suppression list's key for a customer (as `nextbest.privacy.digest`, which this
-    module cannot import: privacy imports the store)."""
-    return hashlib.sha256(customer_id.encode()).hexdigest()
 
 
 class MemoryStore:
@@ -83,12 +77,12 @@ class MemoryStore:
         theirs (as SQLiteStore, which checks inside its write transaction)."""
         if not self._suppressed:
             return set()
-        return {c for c in set(customer_ids) if c and _digest(c) in self._suppressed}
+        return {c for c in set(customer_ids) if c and subject_digest(c) in self._suppressed}
 
     def _count_dropped(self, customer_ids: Iterable[str | None]) -> None:
         for c in customer_ids:
             if c:
-                self.count_dropped(_digest(c), 1)
+                self.count_dropped(subject_digest(c), 1)
 
     # events
     def record_events(

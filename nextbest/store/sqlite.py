@@ -15,7 +15,6 @@ loses nothing on a process crash; only a power cut can cost the last transaction
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import os
 import sqlite3
@@ -58,6 +57,7 @@ from nextbest.store.base import (
     merged_profile,
     moved_counts,
     restored_visitor,
+    subject_digest,
     take_identifiers,
     unmerged_traits,
 )
@@ -101,12 +101,6 @@ _INTERACTIONS_SINCE = "SELECT DISTINCT customer_id FROM interactions WHERE id > 
 _LAST_FIRED = "SELECT max(created_ts) FROM outbox WHERE customer_id = :c AND trigger_id = :t"
 #: the suppressed among up to 500 digests: a search of the primary key's index each
 _SUPPRESSED = "SELECT digest FROM suppressions WHERE digest IN ({})"
-
-
-def _digest(customer_id: str) -> str:
-    """The suppression list's key for a customer (as `nextbest.privacy.digest`, which this
-    module cannot import: privacy imports the store)."""
-    return hashlib.sha256(customer_id.encode()).hexdigest()
 
 
 def _kept(record: ConsentRecord, suppressed: set[str]) -> bool:
@@ -425,7 +419,7 @@ class SQLiteStore:
         transaction: a regulation another process committed before it began counts, one
         committed later waits for it (writers are serialized). One query (per 500
         customers), positional parameters: it runs in every decision's write."""
-        by_digest = {_digest(c): c for c in set(customer_ids) if c}
+        by_digest = {subject_digest(c): c for c in set(customer_ids) if c}
         digests = list(by_digest)
         found: set[str] = set()
         for start in range(0, len(digests), 500):
@@ -443,7 +437,7 @@ class SQLiteStore:
                 counts[c] = counts.get(c, 0) + 1
         self._raw.executemany(
             "UPDATE suppressions SET dropped = dropped + ? WHERE digest = ?",
-            [(n, _digest(c)) for c, n in counts.items()],
+            [(n, subject_digest(c)) for c, n in counts.items()],
         )
 
     # --- profiles --------------------------------------------------------------------
