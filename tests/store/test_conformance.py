@@ -7,6 +7,7 @@ import itertools
 import math
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -30,7 +31,10 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
 
 
 def decision(
-    decision_id: str = "d1", customer_id: str | None = "c1", ts: float = 100.0
+    decision_id: str = "d1",
+    customer_id: str | None = "c1",
+    ts: float = 100.0,
+    document: dict[str, Any] | None = None,
 ) -> StoredDecision:
     action = {
         "action_id": "a1", "treatment_id": "t1", "issue": "i", "group": "g", "channel": "web",
@@ -39,8 +43,9 @@ def decision(
         "selection_probability": 0.5, "fallback": False, "reasons": ["x"],
     }  # fmt: skip
     return StoredDecision(
-        decision_id, ts, customer_id, "i1", "web", "inbound", "v1", [action], {"seed": 1}
-    )
+        decision_id, ts, customer_id, "i1", "web", "inbound", "v1", [action],
+        document if document is not None else {"seed": 1},
+    )  # fmt: skip
 
 
 def row(ts: float, outcome: str = "impression", customer_id: str = "c1") -> InteractionRow:

@@ -21,6 +21,7 @@ from nextbest.store.base import (
     OutcomeRecord,
     StoredDecision,
 )
+from tests.store import test_conformance as conformance
 
 X = "x1"  # the suppressed subject
 OTHER = "c2"
@@ -35,16 +36,9 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
 
 
 def decision(decision_id: str, customer_id: str | None) -> StoredDecision:
-    action = {
-        "action_id": "a1", "treatment_id": "t1", "issue": "i", "group": "g", "channel": "web",
-        "placement": "hero", "rank": 1, "content": "hi", "propensity": 0.3, "model_propensity": 0.2,
-        "value": 10.0, "lever": 1.0, "context_weight": 1.0, "priority": 3.0,
-        "selection_probability": 0.5, "fallback": False, "reasons": ["x"],
-    }  # fmt: skip
+    """A decision whose document holds something personal of the customer's."""
     document = {"features": {"first_name": f"name-of-{customer_id}"}}
-    return StoredDecision(
-        decision_id, 100.0, customer_id, "i1", "web", "inbound", "v1", [action], document
-    )
+    return conformance.decision(decision_id, customer_id, document=document)
 
 
 def impression(decision_id: str, customer_id: str) -> InteractionRow:
