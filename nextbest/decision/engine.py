@@ -450,12 +450,13 @@ class Engine(IdentityMixin):
         unaffected. A decision is returned only once it is committed.
 
         Another process (a server's other worker) may record a decision or an outcome for
-        one of the customers between the history a decision read and its write: then the
-        write stores nothing, and those customers' decisions are made again on the new
-        history (up to `STALE_RETRIES` times; the last write takes them as they are)."""
+        one of the customers between the history a decision read and its write, or merge a
+        visitor into a known customer: then the write stores nothing, and those requests
+        are recognized and decided again (up to `STALE_RETRIES` times; the last write takes
+        them as they are)."""
         results: list[Decision | Exception] = []
         batch: list[tuple[StoredDecision, list[InteractionRow]]] = []
-        # each decision in `batch`: its place in `results` and the request it decided
+        # each decision in `batch`: its place in `results` and the request as it came
         waiting: list[tuple[int, DecisionRequest]] = []
         customers: set[str] = set()
         mark = 0  # the history as it stood before the batch's first decision read it
@@ -484,8 +485,8 @@ class Engine(IdentityMixin):
                 if batch[j][0].customer_id not in stale:
                     continue
                 i, request = waiting[j]
-                try:
-                    decided, decision = self._decide(config, request)
+                try:  # recognized again: a visitor may have become a known customer
+                    decided, decision = self._decide(config, self.recognize(request))
                 except Exception as exc:
                     results[i] = exc
                     del batch[j], waiting[j]
@@ -495,9 +496,9 @@ class Engine(IdentityMixin):
 
         with self._lock:
             config = self.config
-            for request in requests:
+            for given in requests:
                 try:
-                    request = self.recognize(request)
+                    request = self.recognize(given)
                     if request.customer_id in customers:
                         write()
                     if not batch:
@@ -508,7 +509,7 @@ class Engine(IdentityMixin):
                     continue
                 if decision.customer_id:
                     customers.add(decision.customer_id)
-                waiting.append((len(results), request))
+                waiting.append((len(results), given))
                 results.append(decision)
                 batch.append(self._stored(config, decided, decision))
             if batch:

@@ -211,8 +211,8 @@ class HistoryStore(Protocol):
         With `seen` (a `history_mark` from before the decisions read their history), the
         transaction first looks for interactions of the decisions' customers recorded since
         — another process's decision or outcome for one of them, which contact limits may
-        have had to count — and if there are any raises StaleHistory naming those
-        customers, storing nothing."""
+        have had to count — and for anonymous profiles merged into a known customer since;
+        if there are any, it raises StaleHistory naming those customers, storing nothing."""
         ...
 
     def get_decision(self, decision_id: str) -> StoredDecision | None: ...

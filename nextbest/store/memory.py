@@ -253,6 +253,7 @@ class MemoryStore:
                 for r in self._all[seen:]
                 if r is not _ERASED and r.customer_id in deciding
             }
+            moved |= {m.from_id for m in self._merges if m and m.status == "merged"} & deciding
             if moved:
                 raise StaleHistory({c for c in moved if c})
         suppressed = self._suppressed_ids(

@@ -622,6 +622,16 @@ class SQLiteStore:
                 # customer index would walk each customer's whole history)
                 since = self._raw.execute(_INTERACTIONS_SINCE, (seen,))
                 moved = {c for (c,) in since} & deciding
+                # and a visitor merged into a known customer meanwhile: decided again
+                # for the customer, not written to the profile that is gone
+                visitors = [c for c in deciding if is_anonymous(c)]
+                for marks, chunk in _chunks(visitors):
+                    merged = self._raw.execute(
+                        "SELECT from_id FROM merges WHERE status = 'merged' "
+                        f"AND from_id IN ({marks})",
+                        chunk,
+                    )
+                    moved.update(c for (c,) in merged)
                 if moved:
                     raise StaleHistory(moved)
             suppressed = self._suppressed_ids(customers)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from nextbest.decision.engine import Engine
+from nextbest.events.segment import ingest, parse
 from nextbest.store import open_store
 from nextbest.store.base import ConsentRecord
 from nextbest.testing import T0, FixedClock, make_config
@@ -90,6 +91,42 @@ def test_a_batch_is_written_whole_once_the_stale_decision_is_made_again(tmp_path
         assert c1.actions == () and c2.actions  # c1 had its e-mail; c2's is not held back
         assert second.store.get_decision(c2.decision_id) is not None
         assert second.store.get_decision(c1.decision_id) is not None
+    finally:
+        first.close()
+        second.close()
+
+
+def test_a_visitor_merged_meanwhile_is_decided_for_as_the_customer(tmp_path: Path) -> None:
+    """A decision for a visitor; before its write, another process's identify merges the
+    visitor into a known customer: the decision is made again for the customer, and
+    nothing is left on the anonymous profile that is gone."""
+    db = tmp_path / "nb.db"
+    first, second = engine_on(db, 1), engine_on(db, 2)
+    try:
+        visit = [{"type": "page", "anonymousId": "v3", "name": "Cards", "messageId": "p-1"}]
+        ingest(first, parse(visit, "batch"), "batch")
+        identify = [
+            {"type": "identify", "userId": "c3", "anonymousId": "v3", "messageId": "i-1",
+             "traits": {"age": 40, "income": 50000, "in_arrears": False}}
+        ]  # fmt: skip
+        write = first.store.record_decisions
+        merged = []
+
+        def merge_first(*args: Any, **kwargs: Any) -> None:
+            if not merged:  # the other worker's identify lands between read and write
+                merged.append(ingest(second, parse(identify, "batch"), "batch"))
+            write(*args, **kwargs)
+
+        first.store.record_decisions = merge_first  # type: ignore[method-assign]
+        request = DecisionRequest(
+            channel="web", placements=(Placement("hero", 1),), anonymous_ids={"anonymous_id": "v3"}
+        )
+        decision = first.decide(request)
+        assert merged and first.store.merges("c3"), "the visitor was merged meanwhile"
+        assert decision.customer_id == "c3"
+        stored = first.store.get_decision(decision.decision_id)
+        assert stored is not None and stored.customer_id == "c3"
+        assert first.store.history(customer_id="anonymous:v3", limit=10) == []
     finally:
         first.close()
         second.close()
