@@ -20,6 +20,7 @@ import os
 import sqlite3
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -101,6 +102,7 @@ _INTERACTIONS_SINCE = "SELECT DISTINCT customer_id FROM interactions WHERE id > 
 _LAST_FIRED = "SELECT max(created_ts) FROM outbox WHERE customer_id = :c AND trigger_id = :t"
 #: the suppressed among up to 500 digests: a search of the primary key's index each
 _SUPPRESSED = "SELECT digest FROM suppressions WHERE digest IN ({})"
+_MERGED_AMONG = "SELECT from_id FROM merges WHERE status = 'merged' AND from_id IN ({})"
 
 
 def _kept(record: ConsentRecord, suppressed: set[str]) -> bool:
@@ -417,24 +419,17 @@ class SQLiteStore:
     def _suppressed_ids(self, customer_ids: Iterable[str | None]) -> set[str]:
         """Those of the customers on the suppression list, in the caller's write
         transaction: a regulation another process committed before it began counts, one
-        committed later waits for it (writers are serialized). One query (per 500
-        customers), positional parameters: it runs in every decision's write."""
+        committed later waits for it (writers are serialized). One query per 500
+        customers: it runs in every decision's write."""
         by_digest = {subject_digest(c): c for c in set(customer_ids) if c}
-        digests = list(by_digest)
-        found: set[str] = set()
-        for start in range(0, len(digests), 500):
-            chunk = digests[start : start + 500]
-            cursor = self._raw.execute(_SUPPRESSED.format(", ".join("?" * len(chunk))), chunk)
-            found.update(by_digest[d] for (d,) in cursor.fetchall())
-        return found
+        if not by_digest:
+            return set()
+        return {by_digest[d] for (d,) in self._read_in(_SUPPRESSED, by_digest)}
 
     def _count_dropped(self, customer_ids: Iterable[str | None]) -> None:
         """Count records the store dropped for suppressed subjects (one per id given),
         in the caller's write transaction."""
-        counts: dict[str, int] = {}
-        for c in customer_ids:
-            if c:
-                counts[c] = counts.get(c, 0) + 1
+        counts = Counter(c for c in customer_ids if c)
         self._raw.executemany(
             "UPDATE suppressions SET dropped = dropped + ? WHERE digest = ?",
             [(n, subject_digest(c)) for c, n in counts.items()],
@@ -625,13 +620,8 @@ class SQLiteStore:
                 # and a visitor merged into a known customer meanwhile: decided again
                 # for the customer, not written to the profile that is gone
                 visitors = [c for c in deciding if is_anonymous(c)]
-                for marks, chunk in _chunks(visitors):
-                    merged = self._raw.execute(
-                        "SELECT from_id FROM merges WHERE status = 'merged' "
-                        f"AND from_id IN ({marks})",
-                        chunk,
-                    )
-                    moved.update(c for (c,) in merged)
+                if visitors:
+                    moved.update(c for (c,) in self._read_in(_MERGED_AMONG, visitors))
                 if moved:
                     raise StaleHistory(moved)
             suppressed = self._suppressed_ids(customers)
