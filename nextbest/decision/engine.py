@@ -110,6 +110,8 @@ class Engine(IdentityMixin):
         self._mark = self._load_saved(self.models)
         self.config = config
         self._activate(config)
+        # kept for replay (a reload saves it with its activation; a followed one is stored)
+        store.save_config_version(config.version, config.files, self.clock.now().timestamp())
         # a reload before this engine started is not news: it runs the config it was given
         activation = store.last_activation()
         self._activation = activation[0] if activation else 0
@@ -155,7 +157,6 @@ class Engine(IdentityMixin):
         else:
             self.models.bind(config)
         self.config = config
-        self.store.save_config_version(config.version, config.files, self.clock.now().timestamp())
 
     def reload(self, config_dir: str | Path) -> CompiledConfig:
         """Load a new configuration and make it live here and, through the store's
@@ -737,8 +738,11 @@ class Engine(IdentityMixin):
         """The learning settings a model bank is built with (`models_for`): all but
         those the pipeline reads at each decision or `bind` applies (a change of only
         these keeps the bank)."""
-        outside = {"control_group", "response_timeout", "timeout_outcome", "maturity"}
-        return config.learning.model_dump(exclude=outside | {"exclude_predictors"})
+        outside = {
+            "control_group", "response_timeout", "timeout_outcome", "maturity",
+            "exclude_predictors",
+        }  # fmt: skip
+        return config.learning.model_dump(exclude=outside)
 
     def expire_responses(self, *, limit: int = 100_000) -> int:
         """Record `learning.timeout_outcome` for every returned action whose decision is
