@@ -6,11 +6,14 @@ them from and to JSON.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
+
+from nextbest.errors import RequestError
 
 
 class Direction(StrEnum):
@@ -147,3 +150,18 @@ def _field_names(cls: type) -> tuple[str, ...]:
 
 
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def check_outcome(
+    outcome: str, value: float | None, fields: tuple[str, str] = ("outcome", "value")
+) -> Outcome:
+    """The outcome kind; RequestError naming `fields` (the caller's names for the two)
+    for an unknown kind or a value that is not a finite number."""
+    try:
+        kind = Outcome(outcome)
+    except ValueError:
+        allowed = ", ".join(o.value for o in Outcome)
+        raise RequestError(fields[0], f"unknown outcome `{outcome}` (one of: {allowed})") from None
+    if value is not None and not math.isfinite(value):
+        raise RequestError(fields[1], "must be a finite number")
+    return kind

@@ -38,11 +38,12 @@ from nextbest.api.schemas import (
     ProfilePatch,
     RegulationIn,
 )
-from nextbest.decision.engine import Engine, check_outcome, default_config_dir
+from nextbest.decision.engine import Engine, default_config_dir
 from nextbest.errors import ConfigError, ConflictError, NotFoundError, RequestError
 from nextbest.policies.consent import Standing
 from nextbest.profile.traits import TraitError
 from nextbest.store.base import ConsentRecord
+from nextbest.types import check_outcome
 
 #: how many recent history rows a profile shows
 PROFILE_HISTORY = 50

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import gc
-import math
 import threading
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -71,6 +70,7 @@ from nextbest.types import (
     DecisionRequest,
     Direction,
     Outcome,
+    check_outcome,
     record_dict,
 )
 
@@ -776,21 +776,6 @@ class Engine(IdentityMixin):
             return []
         with self._lock:
             return self.models.reports(self.clock.now().timestamp())
-
-
-def check_outcome(
-    outcome: str, value: float | None, fields: tuple[str, str] = ("outcome", "value")
-) -> Outcome:
-    """The outcome kind; RequestError naming `fields` (the caller's names for the two)
-    for an unknown kind or a value that is not a finite number."""
-    try:
-        kind = Outcome(outcome)
-    except ValueError:
-        allowed = ", ".join(o.value for o in Outcome)
-        raise RequestError(fields[0], f"unknown outcome `{outcome}` (one of: {allowed})") from None
-    if value is not None and not math.isfinite(value):
-        raise RequestError(fields[1], "must be a finite number")
-    return kind
 
 
 def _decision_id(now: datetime, rng: np.random.Generator) -> str:

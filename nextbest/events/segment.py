@@ -47,7 +47,7 @@ from nextbest.policies.consent import PERSONALIZATION, purpose_standing
 from nextbest.profile.identity import TRAIT_IDENTIFIERS, normalize
 from nextbest.profile.traits import TraitError, validate_traits
 from nextbest.store.base import ConsentRecord, EventRecord
-from nextbest.types import Outcome
+from nextbest.types import check_outcome
 
 TYPES = ("identify", "track", "page", "screen", "group", "alias")  # as `Message.type`
 #: Segment's limits
@@ -185,8 +185,7 @@ def ingest(engine: Any, messages: list[Message], prefix: str = "") -> dict[str, 
         outcome = _outcome(message)
         if outcome is not None:
             decision_id, action_id, kind = outcome
-            if kind not in {o.value for o in Outcome}:
-                raise RequestError(f"{where}properties.outcome", f"unknown outcome `{kind}`")
+            check_outcome(kind, None, (f"{where}properties.outcome", f"{where}properties.value"))
             engine.returned_action(
                 decision_id,
                 action_id,
