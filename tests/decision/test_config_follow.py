@@ -3,6 +3,7 @@ activation, the others take it (`Engine.follow_config`, what a server's workers 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -37,49 +38,49 @@ def folder(tmp_path: Path) -> Path:
     return write_config(tmp_path / "config", SMALL_BANK)
 
 
+@pytest.fixture
+def engines(tmp_path: Path, folder: Path) -> Iterator[tuple[Engine, Engine]]:
+    """Two engines on one file, as two workers of a server."""
+    db = tmp_path / "nb.db"
+    one, two = engine_on(db, folder), engine_on(db, folder)
+    yield one, two
+    one.close()
+    two.close()
+
+
 def test_a_reload_reaches_the_other_engines_and_so_does_a_rollback(
-    tmp_path: Path, folder: Path
+    engines: tuple[Engine, Engine], folder: Path
 ) -> None:
-    db = tmp_path / "nb.db"
-    one, two = engine_on(db, folder), engine_on(db, folder)
-    try:
-        first = one.config.version
-        assert two.follow_config() is False  # nothing reloaded yet
-        assert hero(two)[1] is not None
-        # nobody eligible for anything any more
-        policies = folder / "policies.yaml"
-        original = policies.read_text()
-        policies.write_text(original.replace("eligibility: age >= 18", "eligibility: age >= 99"))
-        second = one.reload(folder).version
-        assert second != first and two.config.version == first
-        assert two.follow_config() is True
-        assert two.follow_config() is False  # taken once
-        assert two.config.version == second
-        assert hero(two) == (second, None)
-        # a rollback to a version the store has seen before is news too
-        policies.write_text(original)
-        assert one.reload(folder).version == first
-        assert two.follow_config() is True
-        version, action = hero(two)
-        assert version == first and action is not None
-    finally:
-        one.close()
-        two.close()
+    one, two = engines
+    first = one.config.version
+    assert two.follow_config() is False  # nothing reloaded yet
+    assert hero(two)[1] is not None
+    # nobody eligible for anything any more
+    policies = folder / "policies.yaml"
+    original = policies.read_text()
+    policies.write_text(original.replace("eligibility: age >= 18", "eligibility: age >= 99"))
+    second = one.reload(folder).version
+    assert second != first and two.config.version == first
+    assert two.follow_config() is True
+    assert two.follow_config() is False  # taken once
+    assert two.config.version == second
+    assert hero(two) == (second, None)
+    # a rollback to a version the store has seen before is news too
+    policies.write_text(original)
+    assert one.reload(folder).version == first
+    assert two.follow_config() is True
+    version, action = hero(two)
+    assert version == first and action is not None
 
 
-def test_a_failed_reload_changes_nobody(tmp_path: Path, folder: Path) -> None:
-    db = tmp_path / "nb.db"
-    one, two = engine_on(db, folder), engine_on(db, folder)
-    try:
-        before = one.config.version
-        (folder / "policies.yaml").write_text("eligibility: age >>> 18\n")
-        with pytest.raises(ConfigError):
-            one.reload(folder)
-        assert two.follow_config() is False
-        assert one.config.version == two.config.version == before
-    finally:
-        one.close()
-        two.close()
+def test_a_failed_reload_changes_nobody(engines: tuple[Engine, Engine], folder: Path) -> None:
+    one, two = engines
+    before = one.config.version
+    (folder / "policies.yaml").write_text("eligibility: age >>> 18\n")
+    with pytest.raises(ConfigError):
+        one.reload(folder)
+    assert two.follow_config() is False
+    assert one.config.version == two.config.version == before
 
 
 def test_an_engine_that_reloaded_itself_or_started_later_has_nothing_to_follow(
@@ -105,18 +106,13 @@ def test_an_engine_that_reloaded_itself_or_started_later_has_nothing_to_follow(
 
 
 def test_a_version_that_does_not_compile_here_is_reported_once_and_passed_over(
-    tmp_path: Path, folder: Path
+    engines: tuple[Engine, Engine],
 ) -> None:
-    db = tmp_path / "nb.db"
-    one, two = engine_on(db, folder), engine_on(db, folder)
-    try:
-        before = two.config.version
-        # as if another release had activated files this one cannot compile
-        one.store.record_activation("v-other", {"nextbest.yaml": "name: [\n"}, 1.0)
-        with pytest.raises(ConfigError):
-            two.follow_config()
-        assert two.follow_config() is False
-        assert two.config.version == before
-    finally:
-        one.close()
-        two.close()
+    one, two = engines
+    before = two.config.version
+    # as if another release had activated files this one cannot compile
+    one.store.record_activation("v-other", {"nextbest.yaml": "name: [\n"}, 1.0)
+    with pytest.raises(ConfigError):
+        two.follow_config()
+    assert two.follow_config() is False
+    assert two.config.version == before

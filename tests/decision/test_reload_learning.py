@@ -6,6 +6,7 @@ the new kind fresh instead of failing on the other kind's states."""
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -82,118 +83,113 @@ def folder(tmp_path: Path) -> Path:
     return folder
 
 
-def test_new_learning_settings_are_in_effect_in_the_reloader_and_its_followers(
-    tmp_path: Path, folder: Path
-) -> None:
+@pytest.fixture
+def engines(tmp_path: Path, folder: Path) -> Iterator[tuple[Engine, Engine]]:
+    """A learner and a reader on one file, as a server's worker 0 and another worker."""
     db = tmp_path / "nb.db"
     learner, reader = engine_on(db, folder, learns=True), engine_on(db, folder, learns=False)
-    try:
-        answer(learner, 12)
-        assert reader.refresh_models()
-        learned = responses(learner)
-        assert learned and responses(reader) == learned
-        assert prior_strength(learner) == prior_strength(reader) == pytest.approx(5.0)
+    yield learner, reader
+    learner.close()
+    reader.close()
 
-        settings(folder, "  prior_strength: 40\n  mode: adm\n")
-        learner.reload(folder)
-        assert reader.follow_config() is True
-        for engine in (learner, reader):
-            assert isinstance(engine.models, AdmModels)
-            assert engine.models.prior_strength == 40
-            assert engine.models.settings["mode"] == "adm"
-            assert prior_strength(engine) == pytest.approx(40.0)
-            assert responses(engine) == learned  # the saved states, loaded again
 
-        # they keep agreeing as the learner goes on
-        answer(learner, 6, seed=4)
-        assert reader.refresh_models()
-        assert reader.models.prior_strength == 40
-        assert responses(reader) == responses(learner) != learned
-    finally:
-        learner.close()
-        reader.close()
+def test_new_learning_settings_are_in_effect_in_the_reloader_and_its_followers(
+    engines: tuple[Engine, Engine], folder: Path
+) -> None:
+    learner, reader = engines
+    answer(learner, 12)
+    assert reader.refresh_models()
+    learned = responses(learner)
+    assert learned and responses(reader) == learned
+    assert prior_strength(learner) == prior_strength(reader) == pytest.approx(5.0)
+
+    settings(folder, "  prior_strength: 40\n  mode: adm\n")
+    learner.reload(folder)
+    assert reader.follow_config() is True
+    for engine in (learner, reader):
+        assert isinstance(engine.models, AdmModels)
+        assert engine.models.prior_strength == 40
+        assert engine.models.settings["mode"] == "adm"
+        assert prior_strength(engine) == pytest.approx(40.0)
+        assert responses(engine) == learned  # the saved states, loaded again
+
+    # they keep agreeing as the learner goes on
+    answer(learner, 6, seed=4)
+    assert reader.refresh_models()
+    assert reader.models.prior_strength == 40
+    assert responses(reader) == responses(learner) != learned
 
 
 def test_a_switch_of_model_kind_and_back_works_in_every_engine(
-    tmp_path: Path, folder: Path
+    engines: tuple[Engine, Engine], folder: Path, tmp_path: Path
 ) -> None:
-    db = tmp_path / "nb.db"
-    learner, reader = engine_on(db, folder, learns=True), engine_on(db, folder, learns=False)
+    learner, reader = engines
+    answer(learner, 10)
+    assert reader.refresh_models()
+    adm_learned = responses(learner)
+    assert adm_learned
+
+    settings(folder, "  model: beta\n")
+    learner.reload(folder)
+    assert reader.follow_config() is True
+    for engine in (learner, reader):
+        assert isinstance(engine.models, BetaBernoulliModels)
+        assert responses(engine) == {}  # the ADM states are not Beta's: it starts fresh
+    answer(learner, 8, seed=4)
+    assert reader.refresh_models()  # would fail on the ADM states in the store
+    beta_learned = responses(learner)
+    assert beta_learned and responses(reader) == beta_learned
+    # an engine started on the Beta configuration reads past the ADM states too
+    late = engine_on(tmp_path / "nb.db", folder, learns=False)  # on the engines' file
     try:
-        answer(learner, 10)
-        assert reader.refresh_models()
-        adm_learned = responses(learner)
-        assert adm_learned
-
-        settings(folder, "  model: beta\n")
-        learner.reload(folder)
-        assert reader.follow_config() is True
-        for engine in (learner, reader):
-            assert isinstance(engine.models, BetaBernoulliModels)
-            assert responses(engine) == {}  # the ADM states are not Beta's: it starts fresh
-        answer(learner, 8, seed=4)
-        assert reader.refresh_models()  # would fail on the ADM states in the store
-        beta_learned = responses(learner)
-        assert beta_learned and responses(reader) == beta_learned
-        # an engine started on the Beta configuration reads past the ADM states too
-        late = engine_on(db, folder, learns=False)
-        try:
-            assert responses(late) == beta_learned
-        finally:
-            late.close()
-
-        settings(folder, "")
-        learner.reload(folder)
-        assert reader.follow_config() is True
-        learner.upsert_profile("fresh", {"age": 40, "income": 60000})
-        learner.set_consent("fresh", "marketing", "granted")
-        fresh = DecisionRequest(
-            channel="web", placements=HERO, customer_id="fresh", assurance_level=1
-        )
-        for engine in (learner, reader):
-            assert isinstance(engine.models, AdmModels)
-            # the ADM states saved before the switch; Beta's are passed over
-            assert responses(engine) == adm_learned
-            assert engine.decide(fresh).actions
-        answer(learner, 6, seed=5)
-        assert reader.refresh_models()
-        assert responses(reader) == responses(learner) != adm_learned
+        assert responses(late) == beta_learned
     finally:
-        learner.close()
-        reader.close()
+        late.close()
+
+    settings(folder, "")
+    learner.reload(folder)
+    assert reader.follow_config() is True
+    learner.upsert_profile("fresh", {"age": 40, "income": 60000})
+    learner.set_consent("fresh", "marketing", "granted")
+    fresh = DecisionRequest(channel="web", placements=HERO, customer_id="fresh", assurance_level=1)
+    for engine in (learner, reader):
+        assert isinstance(engine.models, AdmModels)
+        # the ADM states saved before the switch; Beta's are passed over
+        assert responses(engine) == adm_learned
+        assert engine.decide(fresh).actions
+    answer(learner, 6, seed=5)
+    assert reader.refresh_models()
+    assert responses(reader) == responses(learner) != adm_learned
 
 
-def test_the_bank_is_rebuilt_only_when_its_settings_change(tmp_path: Path, folder: Path) -> None:
-    db = tmp_path / "nb.db"
-    learner, reader = engine_on(db, folder, learns=True), engine_on(db, folder, learns=False)
-    try:
-        answer(learner, 6)
-        reader.refresh_models()
-        banks = learner.models, reader.models
-        # settings the pipeline reads at each decision, and a change outside `learning:`
-        settings(folder, "  control_group: 0.1\n  maturity: {positives: 3}\n")
-        (folder / "policies.yaml").write_text(
-            SMALL_BANK["policies.yaml"].replace("age >= 18", "age >= 21")
-        )
-        learner.reload(folder)
-        assert reader.follow_config() is True
-        assert (learner.models, reader.models) == banks
-        assert learner.models is banks[0] and reader.models is banks[1]
+def test_the_bank_is_rebuilt_only_when_its_settings_change(
+    engines: tuple[Engine, Engine], folder: Path
+) -> None:
+    learner, reader = engines
+    answer(learner, 6)
+    reader.refresh_models()
+    banks = learner.models, reader.models
+    # settings the pipeline reads at each decision, and a change outside `learning:`
+    settings(folder, "  control_group: 0.1\n  maturity: {positives: 3}\n")
+    (folder / "policies.yaml").write_text(
+        SMALL_BANK["policies.yaml"].replace("age >= 18", "age >= 21")
+    )
+    learner.reload(folder)
+    assert reader.follow_config() is True
+    assert (learner.models, reader.models) == banks
+    assert learner.models is banks[0] and reader.models is banks[1]
 
-        settings(folder, "  control_group: 0.1\n  prior_strength: 12\n")
-        learner.reload(folder)
-        assert reader.follow_config() is True
-        rebuilt = learner.models, reader.models
-        assert rebuilt[0] is not banks[0] and rebuilt[1] is not banks[1]
-        assert prior_strength(learner) == prior_strength(reader) == pytest.approx(12.0)
+    settings(folder, "  control_group: 0.1\n  prior_strength: 12\n")
+    learner.reload(folder)
+    assert reader.follow_config() is True
+    rebuilt = learner.models, reader.models
+    assert rebuilt[0] is not banks[0] and rebuilt[1] is not banks[1]
+    assert prior_strength(learner) == prior_strength(reader) == pytest.approx(12.0)
 
-        # a change outside `learning:` only
-        (folder / "policies.yaml").write_text(
-            SMALL_BANK["policies.yaml"].replace("age >= 18", "age >= 30")
-        )
-        learner.reload(folder)
-        assert reader.follow_config() is True
-        assert learner.models is rebuilt[0] and reader.models is rebuilt[1]
-    finally:
-        learner.close()
-        reader.close()
+    # a change outside `learning:` only
+    (folder / "policies.yaml").write_text(
+        SMALL_BANK["policies.yaml"].replace("age >= 18", "age >= 30")
+    )
+    learner.reload(folder)
+    assert reader.follow_config() is True
+    assert learner.models is rebuilt[0] and reader.models is rebuilt[1]
