@@ -370,28 +370,64 @@ class Engine(IdentityMixin):
         self,
         records: Sequence[tuple[EventRecord, Mapping[str, Any] | None]],
         identities: Iterable[tuple[str, object, str]] = (),
+        *,
+        seen: int | None = None,
+        consents: Sequence[ConsentRecord] = (),
     ) -> list[bool]:
         """Link the (namespace, value, customer) identifiers, store ingested events (new
         ones only, by messageId), merge their traits and update the customers' real-time
         features, in one transaction; then run the event triggers the new events meet
-        (nextbest.triggers). See nextbest.events.segment."""
+        (nextbest.triggers). See nextbest.events.segment.
+
+        `seen`: the store's `merge_mark` from before the records' anonymous ids were
+        resolved. A visitor another process merged into a known customer since gets its
+        records, links and (given as `consents`, already added) consent records moved to
+        that customer, as if resolved after the merge (up to `STALE_RETRIES` times)."""
         with self._lock:
             config = self.config
-            states: dict[str, FeatureState] = {}  # the batch's customers', as derived
-            derive = self._feature_update(config, states) if config.features else None
             links = self._normalized_links(identities)
-            new = self.store.record_events(
-                records,
-                self.clock.now().timestamp(),
-                derive,
-                identities=links,
-                ranks=config.trait_ranks,
-                rebuild=self._rebuild(config),
-            )
+            for attempt in range(STALE_RETRIES + 1):
+                states: dict[str, FeatureState] = {}  # the batch's customers', as derived
+                derive = self._feature_update(config, states) if config.features else None
+                try:
+                    new = self.store.record_events(
+                        records,
+                        self.clock.now().timestamp(),
+                        derive,
+                        identities=links,
+                        ranks=config.trait_ranks,
+                        rebuild=self._rebuild(config),
+                        seen=seen if attempt < STALE_RETRIES else None,
+                    )
+                except StaleHistory as stale:
+                    seen = self.store.merge_mark()
+                    into = self._merged_into(stale.customers)
+                    records = [
+                        (r._replace(customer_id=into.get(r.customer_id or "", r.customer_id)), t)
+                        for r, t in records
+                    ]
+                    links = [(ns, v, into.get(c, c)) for ns, v, c in links]
+                    consents = [
+                        c._replace(customer_id=into[c.customer_id])
+                        for c in consents
+                        if c.customer_id in into
+                    ]
+                    self.add_consents(consents)  # before the events, as the first time
+                    continue
+                break
             if config.triggers:
                 fresh = [r for (r, _), is_new in zip(records, new, strict=True) if is_new]
                 triggers.fire(self, fresh, states if config.features else None)
             return new
+
+    def _merged_into(self, visitors: Iterable[str]) -> dict[str, str]:
+        """The known customer each anonymous profile is merged into now."""
+        into = {}
+        for visitor in visitors:
+            for merge in self.store.merges(visitor):
+                if merge.from_id == visitor and merge.status == "merged":
+                    into[visitor] = merge.into_id
+        return into
 
     def _feature_update(
         self, config: CompiledConfig, states: dict[str, FeatureState]

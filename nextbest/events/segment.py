@@ -163,10 +163,11 @@ def ingest(engine: Any, messages: list[Message], prefix: str = "") -> dict[str, 
     now = engine.clock.now()
     records: list[tuple[EventRecord, dict[str, Any] | None]] = []
     # a visitor's events go where its anonymous id now points: the known customer's
-    # profile once the visitor was identified
-    resolved = engine.resolve_anonymous(
-        _anonymous(m.anonymousId) for m in messages if m.userId is None
-    )
+    # profile once the visitor was identified (and if another process merges the visitor
+    # before the events are written, where it points then: `seen`)
+    visitors = [_anonymous(m.anonymousId) for m in messages if m.userId is None]
+    seen = engine.store.merge_mark() if visitors else None
+    resolved = engine.resolve_anonymous(visitors)
     for i, message in enumerate(messages):
         where = f"{prefix}[{i}]." if prefix else ""
         traits = None
@@ -221,8 +222,8 @@ def ingest(engine: Any, messages: list[Message], prefix: str = "") -> dict[str, 
         messages = [messages[i] for i in kept]
         records = [records[i] for i in kept]
     links = _identity_links(engine, messages, records)
-    withheld = _apply_consents(engine, messages, records)
-    new = engine.record_events(records, links)
+    withheld, ledger = _apply_consents(engine, messages, records)
+    new = engine.record_events(records, links, seen=seen, consents=ledger)
     reported = False
     for (record, _), message, fresh in zip(records, messages, new, strict=True):
         outcome = _outcome(message)
@@ -323,11 +324,11 @@ def _ids(value: object) -> set[str]:
 
 def _apply_consents(
     engine: Any, messages: list[Message], records: list[tuple[EventRecord, dict[str, Any] | None]]
-) -> int:
+) -> tuple[int, list[ConsentRecord]]:
     """Append the messages' consent preferences (before the events: a resent message adds
     the same records again, which changes nothing, where the other order could lose them
     to a crash), then withhold the traits of customers without `personalization`.
-    Returns how many messages' traits were withheld."""
+    Returns how many messages' traits were withheld, and the records appended."""
     config = engine.config
     ledger = []
     for (event, _), message in zip(records, messages, strict=True):
@@ -335,7 +336,7 @@ def _apply_consents(
             ledger += consent_records(config.purposes, message, event.customer_id, event.ts)
     engine.add_consents(ledger)
     if PERSONALIZATION not in config.purposes:
-        return 0
+        return 0, ledger
     withheld = 0
     cache: dict[str, list[ConsentRecord]] = {}
     for i, (event, traits) in enumerate(records):
@@ -347,4 +348,4 @@ def _apply_consents(
         if not standing[PERSONALIZATION].allowed:
             records[i] = (event, None)
             withheld += 1
-    return withheld
+    return withheld, ledger

@@ -183,8 +183,9 @@ class ConsentStore(Protocol):
 
 
 class StaleHistory(Exception):
-    """Interactions of these customers were recorded after the history their decisions
-    were made on (by another process): decide them again."""
+    """What these customers' writes were based on moved on in another process: their
+    history (interactions recorded after the history a decision was made on), or their
+    anonymous profile (merged into a known customer since): decide, or resolve, again."""
 
     def __init__(self, customers: set[str]) -> None:
         self.customers = customers
@@ -322,6 +323,8 @@ class EventStore(Protocol):
         identities: Sequence[tuple[str, str, str]] = (),
         ranks: Mapping[str, int] | None = None,
         rebuild: FeatureUpdate | None = None,
+        *,
+        seen: int | None = None,
     ) -> list[bool]:
         """Insert the events not seen before (by message_id) and, for each new one, merge
         its traits (if any) into its customer's profile (source `events`, true at the
@@ -332,7 +335,18 @@ class EventStore(Protocol):
         was new. (Identifiers are linked for resent events too: linking again changes
         nothing.) The events of suppressed customers are dropped — reported as not new and
         counted (`SubjectStore.count_dropped`) — and nothing of theirs is written: no
-        traits, feature state or identifiers."""
+        traits, feature state or identifiers.
+
+        With `seen` (a `merge_mark` from before the batch's anonymous ids were resolved),
+        the transaction first looks for anonymous profiles among the events' and links'
+        customers that were merged into a known customer since; if there are any, it raises
+        StaleHistory naming them, storing nothing."""
+        ...
+
+    def merge_mark(self) -> int:
+        """A mark of the merge journal as it stands (the newest merge's id, 0 for none):
+        taken before an ingestion resolves its anonymous ids, `record_events(seen=mark)`
+        tells whether one of them was merged meanwhile."""
         ...
 
     def customer_events(self, customer_id: str, limit: int) -> list[EventRecord]:

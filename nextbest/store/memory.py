@@ -93,9 +93,15 @@ class MemoryStore:
         identities: Sequence[tuple[str, str, str]] = (),
         ranks: Mapping[str, int] | None = None,
         rebuild: FeatureUpdate | None = None,
+        *,
+        seen: int | None = None,
     ) -> list[bool]:
         new = []
         checked = {e.customer_id for e, _ in events} | {c for _, _, c in identities}
+        if seen is not None:  # a visitor merged since it was resolved
+            moved = {m.from_id for m in self._merges[seen:] if m and m.status == "merged"}
+            if moved & checked:
+                raise StaleHistory({c for c in moved & checked if c})
         suppressed = self._suppressed_ids(checked)
         for event, traits in events:
             if event.customer_id in suppressed:  # dropped: not new, counted
@@ -119,6 +125,9 @@ class MemoryStore:
         if identities:  # last: a merge takes the batch's events and windows with it
             self.link_identifiers(identities, ts, rebuild)
         return new
+
+    def merge_mark(self) -> int:
+        return len(self._merges)
 
     def customer_events(self, customer_id: str, limit: int) -> list[EventRecord]:
         mine = [e for e in self._events.values() if e.customer_id == customer_id]

@@ -103,6 +103,7 @@ _LAST_FIRED = "SELECT max(created_ts) FROM outbox WHERE customer_id = :c AND tri
 #: the suppressed among up to 500 digests: a search of the primary key's index each
 _SUPPRESSED = "SELECT digest FROM suppressions WHERE digest IN ({})"
 _MERGED_AMONG = "SELECT from_id FROM merges WHERE status = 'merged' AND from_id IN ({})"
+_MERGED_SINCE = _MERGED_AMONG + " AND merge_id > :mark"
 
 
 def _kept(record: ConsentRecord, suppressed: set[str]) -> bool:
@@ -867,10 +868,19 @@ class SQLiteStore:
         identities: Sequence[tuple[str, str, str]] = (),
         ranks: Mapping[str, int] | None = None,
         rebuild: FeatureUpdate | None = None,
+        *,
+        seen: int | None = None,
     ) -> list[bool]:
         new = []
         writes: list[tuple[str, Mapping[str, Any], str, float]] = []
         with self._writing():
+            if seen is not None:  # a visitor merged by another process since it was resolved
+                visitors = {e.customer_id for e, _ in events} | {c for _, _, c in identities}
+                anonymous = [c for c in visitors if c and is_anonymous(c)]
+                if anonymous:
+                    moved = {c for (c,) in self._read_in(_MERGED_SINCE, anonymous, mark=seen)}
+                    if moved:
+                        raise StaleHistory(moved)
             # a suppressed subject's events are dropped (not new, counted), and nothing
             # of theirs is written: traits, feature state, identifiers
             checked = {e.customer_id for e, _ in events} | {c for _, _, c in identities}
@@ -910,6 +920,9 @@ class SQLiteStore:
             if identities:  # last: a merge takes the batch's events and windows with it
                 self._link(identities, ts, rebuild)
         return new
+
+    def merge_mark(self) -> int:
+        return int(self._read("SELECT coalesce(max(merge_id), 0) FROM merges")[0][0])
 
     def _save_feature_states(self, states: Mapping[str, FeatureState], ts: float) -> None:
         self._exec(

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from nextbest.store import MemoryStore, Store, open_store
 from nextbest.store.base import (
+    EventRecord,
     InteractionRow,
     OutboxRow,
     OutcomeRecord,
@@ -272,3 +273,32 @@ def test_decisions_on_a_history_that_moved_on_are_refused_whole(store: Store) ->
     store.record_decisions([(decision("d2", "c2"), [])], seen=mark)  # c2 alone: no conflict
     store.record_decisions([(decision("d3", "c1"), [])], seen=store.history_mark())
     assert store.get_decision("d2") is not None and store.get_decision("d3") is not None
+
+
+def test_events_for_a_visitor_merged_since_the_mark_are_refused_whole(store: Store) -> None:
+    def visit(message_id: str, customer_id: str) -> tuple[EventRecord, None]:
+        record = EventRecord(message_id, "page", customer_id, "v1", "Home", 10.0, 10.0, {})
+        return record, None
+
+    store.record_events(
+        [visit("e0", "anonymous:v0")], 10.0, identities=[("anonymous_id", "v0", "anonymous:v0")]
+    )
+    store.link_identifiers([("anonymous_id", "v0", "c0")], 10.0)  # merged before the mark
+    store.record_events(
+        [visit("e1", "anonymous:v1")], 10.0, identities=[("anonymous_id", "v1", "anonymous:v1")]
+    )
+    mark = store.merge_mark()
+    store.link_identifiers([("anonymous_id", "v1", "c1")], 11.0)  # merges anonymous:v1
+    assert store.merge_mark() > mark
+    batch = [visit("e2", "c2"), visit("e3", "anonymous:v1")]
+    with pytest.raises(StaleHistory) as stale:
+        store.record_events(batch, 12.0, seen=mark)
+    assert stale.value.customers == {"anonymous:v1"}
+    assert store.customer_events("c2", 10) == []
+    # a link to the merged visitor counts too; a visitor merged before the mark does not
+    with pytest.raises(StaleHistory):
+        store.record_events(
+            [], 12.0, identities=[("anonymous_id", "v9", "anonymous:v1")], seen=mark
+        )
+    assert store.record_events([visit("e4", "anonymous:v0")], 12.0, seen=mark) == [True]
+    assert store.record_events(batch, 12.0, seen=store.merge_mark()) == [True, True]
