@@ -28,6 +28,7 @@ from nextbest.api.fastpath import FastPost
 from nextbest.api.ingest import register as register_ingestion
 from nextbest.api.jsonbody import JSONRoute
 from nextbest.api.metrics import Metrics
+from nextbest.api.paths import RawSegments
 from nextbest.api.problems import PROBLEM_RESPONSES, problem
 from nextbest.api.schemas import (
     ConsentIn,
@@ -282,7 +283,9 @@ def create_app(
             raise NotFoundError(namespace, "the identifier's profile holds no traits yet")
         return _profile(customer_id, traits)
 
-    @app.get("/v1/profiles/{customer_id}", tags=["profiles"], dependencies=[scope("read-profiles")])
+    @app.get(
+        "/v1/profiles/{customer_id:id}", tags=["profiles"], dependencies=[scope("read-profiles")]
+    )
     def get_profile(customer_id: str) -> dict[str, Any]:
         """A customer's traits, consents and most recent history."""
         traits = engine.store.get_profile(customer_id)
@@ -291,7 +294,7 @@ def create_app(
         return _profile(customer_id, traits)
 
     @app.patch(
-        "/v1/profiles/{customer_id}", tags=["profiles"], dependencies=[scope("write-profiles")]
+        "/v1/profiles/{customer_id:id}", tags=["profiles"], dependencies=[scope("write-profiles")]
     )
     def patch_profile(customer_id: str, body: ProfilePatch) -> dict[str, Any]:
         """Merge validated traits into the profile (creating it); `null` removes a trait.
@@ -317,7 +320,7 @@ def create_app(
         return {"quarantine": [{**r._asdict(), "ts": _iso(r.ts)} for r in rows]}
 
     @app.get(
-        "/v1/profiles/{customer_id}/merges",
+        "/v1/profiles/{customer_id:id}/merges",
         tags=["profiles"],
         dependencies=[scope("read-profiles")],
     )
@@ -333,7 +336,7 @@ def create_app(
         return engine.unmerge(merge_id)._asdict()
 
     @app.get(
-        "/v1/profiles/{customer_id}/consents",
+        "/v1/profiles/{customer_id:id}/consents",
         tags=["profiles"],
         dependencies=[scope("read-profiles")],
     )
@@ -343,7 +346,7 @@ def create_app(
         return _consents(customer_id)
 
     @app.post(
-        "/v1/profiles/{customer_id}/consents",
+        "/v1/profiles/{customer_id:id}/consents",
         tags=["profiles"],
         dependencies=[scope("write-consents")],
     )
@@ -407,7 +410,9 @@ def create_app(
             + records(engine.store.permission_ledger(customer_id), "channel"),
         }
 
-    @app.get("/v1/subjects/{customer_id}/export", tags=["privacy"], dependencies=[scope("privacy")])
+    @app.get(
+        "/v1/subjects/{customer_id:id}/export", tags=["privacy"], dependencies=[scope("privacy")]
+    )
     def export_subject(customer_id: str) -> Response:
         """Everything every store holds about the customer: profile, consents and
         permissions, events, decisions with their explanations, history, features."""
@@ -504,5 +509,6 @@ def create_app(
     def models() -> dict[str, Any]:
         return {"models": json.loads(json.dumps(engine.models.describe(), default=float))}
 
+    app.add_middleware(RawSegments)  # ids with a `/` (see nextbest.api.paths)
     app.add_middleware(_Timed, metrics=metrics)  # last: the outermost, it times everything
     return app

@@ -98,7 +98,7 @@ class Metrics:
                 await app(scope, receive, sending)
             finally:
                 route = scope.get("route")
-                template = getattr(route, "path", "unmatched")
+                template = getattr(route, "path_format", "unmatched")
                 method = scope.get("method", "")
                 self.latency.labels(template, method).observe(time.perf_counter() - start)
                 self.requests.labels(template, method, str(status)).inc()
