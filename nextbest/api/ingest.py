@@ -37,8 +37,29 @@ class UnsupportedEncoding(Exception):
         super().__init__(message)
 
 
+#: the most of a request body read, compressed or not: gzip cannot make a body much
+#: smaller than this inflate to less than the limit (stored blocks add 5 bytes in 64 KB)
+READ_LIMIT = MAX_BATCH_BYTES + 64 * 1024
+
+
+async def _read(request: Request) -> bytes:
+    """The body as sent, read as it streams in; past `READ_LIMIT` (or a Content-Length
+    saying so) the request is too large at once, the rest never read."""
+    too_large = TooLarge(f"a request may be at most {MAX_BATCH_BYTES // 1024} KB")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > READ_LIMIT:
+        raise too_large
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > READ_LIMIT:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 async def _body(request: Request) -> Any:
-    raw = await request.body()
+    raw = await _read(request)
     encoding = request.headers.get("content-encoding", "").strip().lower()
     if encoding == "gzip":
         raw = _gunzip(raw)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import gzip
 import json
+import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -161,6 +163,34 @@ def test_segment_limits(server: Any, keys: dict[str, str]) -> None:
         auth=(keys["write"], ""),
     )
     assert junk.status_code == 422 and junk.json()["errors"][0]["field"] == "body"
+
+
+@pytest.mark.parametrize("framing", ["content-length", "chunked"])
+def test_an_oversized_body_is_refused_before_it_is_all_sent(
+    server: Any, keys: dict[str, str], framing: str
+) -> None:
+    """A 413 while the client is still sending: the server does not read (and hold) a
+    body that can only be too large."""
+    client, _ = server
+    url = httpx.URL(str(client.base_url))
+    auth = base64.b64encode(f"{keys['write']}:".encode()).decode()
+    length = (
+        "Content-Length: 104857600" if framing == "content-length" else "Transfer-Encoding: chunked"
+    )
+    head = (
+        f"POST /v1/batch HTTP/1.1\r\nHost: {url.host}\r\nAuthorization: Basic {auth}\r\n"
+        f"Content-Type: application/json\r\n{length}\r\n\r\n"
+    )
+    with socket.create_connection((url.host, url.port), timeout=5) as sock:
+        sock.sendall(head.encode())
+        piece = b"[" * 65536
+        # 64 KB of the 100 MB announced; or 576 KB of an endless stream, past READ_LIMIT
+        # (no more: what the server never reads could reset the connection at its close)
+        for _ in range(1 if framing == "content-length" else 9):
+            sock.sendall(piece if framing == "content-length" else b"10000\r\n" + piece + b"\r\n")
+        answer = sock.recv(65536).decode("latin-1")  # a timeout here: still waiting for the rest
+    assert answer.startswith("HTTP/1.1 413"), answer[:200]
+    assert '"field":"body"' in answer and "500 KB" in answer
 
 
 def test_ingestion_needs_a_key_that_may_ingest(server: Any, keys: dict[str, str]) -> None:
