@@ -12,11 +12,15 @@ an outbound decision for the customer, and the chosen message goes to the outbox
 * in the channel's quiet hours the message waits (`waiting`, due when they end) and is
   decided then (`Engine.run_outbox`, `nextbest outbox run`), under the policies of then;
 * the decision may return only the trigger's actions; what it returns is `queued` for a
-  delivery adapter, and when it returns nothing the row says `nothing`.
+  delivery adapter, and when it returns nothing the row says `nothing`;
+* a decision that fails (the store busy past its timeout, say) leaves the message
+  `waiting`, due at once: the next outbox run decides it. The event stays ingested and the
+  firing claimed; the failure is logged with the trigger, never the customer.
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
@@ -37,6 +41,8 @@ if TYPE_CHECKING:
 
 #: the trait that names a customer's preferred channel, if the schema declares it
 PREFERRED = "preferred_channel"
+
+log = logging.getLogger(__name__)
 
 
 def matches(trigger: Trigger, event: EventRecord) -> bool:
@@ -85,9 +91,22 @@ def fire(
             # have fired it since the check above
             if not engine.store.claim_firing(row, trigger.cooldown):
                 continue
-            rows.append(send(engine, trigger, row._replace(status="waiting"), now))
+            rows.append(_sent_or_waiting(engine, trigger, row._replace(status="waiting"), now))
     engine.store.put_outbox(rows)  # the batch's messages, in one transaction
     return len(rows)
+
+
+def _sent_or_waiting(engine: Engine, trigger: Trigger, row: OutboxRow, now: datetime) -> OutboxRow:
+    """`send`, or — if deciding fails — the row waiting, due now, for the next outbox run."""
+    try:
+        return send(engine, trigger, row, now)
+    except Exception as exc:
+        log.warning(
+            "trigger %s: deciding its message failed (%s); it waits for the next outbox run",
+            trigger.id,
+            type(exc).__name__,
+        )
+        return row._replace(status="waiting", due_ts=min(row.due_ts, now.timestamp()))
 
 
 def send(engine: Engine, trigger: Trigger, row: OutboxRow, now: datetime) -> OutboxRow:
@@ -145,7 +164,8 @@ def preferred_channel(
 
 
 def run_due(engine: Engine, limit: int = 1000) -> int:
-    """Decide the waiting messages whose quiet hours are over; returns how many."""
+    """Decide the waiting messages whose quiet hours are over; returns how many were
+    decided (one whose decision fails stays waiting)."""
     now = engine.clock.now()
     by_id = {t.id: t for t in engine.config.triggers}
     done = 0
@@ -153,7 +173,9 @@ def run_due(engine: Engine, limit: int = 1000) -> int:
         trigger = by_id.get(row.trigger_id)
         if trigger is None:  # the trigger left the configuration meanwhile
             engine.store.put_outbox([row._replace(status="nothing")])
+            done += 1
         else:
-            engine.store.put_outbox([send(engine, trigger, row, now)])
-        done += 1
+            decided = _sent_or_waiting(engine, trigger, row, now)
+            engine.store.put_outbox([decided])
+            done += decided.status != "waiting"
     return done

@@ -5,6 +5,8 @@ quiet hours make it wait; the outbox holds the chosen message."""
 from __future__ import annotations
 
 import json
+import logging
+import sqlite3
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -118,3 +120,32 @@ def test_two_processes_firing_at_once_send_one_message(tmp_path: Path) -> None:
     assert {r.decision_id for r in decided} <= {rows[0].decision_id}
     first.close()
     second.close()
+
+
+def test_a_decision_that_fails_leaves_the_message_for_the_next_outbox_run(
+    tmp_path: Path, caplog: Any
+) -> None:
+    """The store fails while the trigger's decision is recorded: the event is ingested, the
+    message waits (due now, not stuck `firing` until the cool-down ends), the log names the
+    trigger but not the customer, and the next outbox run decides it."""
+    engine = engine_at(tmp_path / "t.db", NOON)
+    setup(engine, "c7", {"email": "granted"})
+    write = engine.store.record_decisions
+
+    def failing(*args: Any, **kwargs: Any) -> None:
+        raise sqlite3.OperationalError("database is locked")
+
+    engine.store.record_decisions = failing  # type: ignore[method-assign]
+    with caplog.at_level(logging.WARNING, logger="nextbest.triggers"):
+        answer = ingest(engine, parse([track("c7", 1, "Loan Application Abandoned", NOON)], ""))
+    assert answer["new"] == 1
+    [row] = engine.store.outbox()
+    assert (row.status, row.decision_id, row.due_ts) == ("waiting", None, NOON.timestamp())
+    assert "loan" in caplog.text and "c7" not in caplog.text
+    assert engine.run_outbox() == 0  # still failing: it stays waiting
+    assert engine.store.outbox()[0].status == "waiting"
+    engine.store.record_decisions = write  # type: ignore[method-assign]
+    assert engine.run_outbox() == 1
+    [done] = engine.store.outbox()
+    assert done.status == "queued" and engine.get_decision(done.decision_id).customer_id == "c7"
+    engine.close()
