@@ -99,9 +99,9 @@ class MemoryStore:
         new = []
         checked = {e.customer_id for e, _ in events} | {c for _, _, c in identities}
         if seen is not None:  # a visitor merged since it was resolved
-            moved = {m.from_id for m in self._merges[seen:] if m and m.status == "merged"}
-            if moved & checked:
-                raise StaleHistory({c for c in moved & checked if c})
+            moved = self._merged_visitors(checked, since=seen)
+            if moved:
+                raise StaleHistory(moved)
         suppressed = self._suppressed_ids(checked)
         for event, traits in events:
             if event.customer_id in suppressed:  # dropped: not new, counted
@@ -128,6 +128,11 @@ class MemoryStore:
 
     def merge_mark(self) -> int:
         return len(self._merges)
+
+    def _merged_visitors(self, customer_ids: Iterable[str | None], since: int = 0) -> set[str]:
+        """Those of the customers merged away by a merge after `since` (a `merge_mark`)."""
+        merged = {m.from_id for m in self._merges[since:] if m and m.status == "merged"}
+        return {c for c in customer_ids if c in merged}
 
     def customer_events(self, customer_id: str, limit: int) -> list[EventRecord]:
         mine = [e for e in self._events.values() if e.customer_id == customer_id]
@@ -262,7 +267,7 @@ class MemoryStore:
                 for r in self._all[seen:]
                 if r is not _ERASED and r.customer_id in deciding
             }
-            moved |= {m.from_id for m in self._merges if m and m.status == "merged"} & deciding
+            moved |= self._merged_visitors(deciding)
             if moved:
                 raise StaleHistory({c for c in moved if c})
         suppressed = self._suppressed_ids(

@@ -102,8 +102,9 @@ _INTERACTIONS_SINCE = "SELECT DISTINCT customer_id FROM interactions WHERE id > 
 _LAST_FIRED = "SELECT max(created_ts) FROM outbox WHERE customer_id = :c AND trigger_id = :t"
 #: the suppressed among up to 500 digests: a search of the primary key's index each
 _SUPPRESSED = "SELECT digest FROM suppressions WHERE digest IN ({})"
-_MERGED_AMONG = "SELECT from_id FROM merges WHERE status = 'merged' AND from_id IN ({})"
-_MERGED_SINCE = _MERGED_AMONG + " AND merge_id > :mark"
+_MERGED_AMONG = (
+    "SELECT from_id FROM merges WHERE status = 'merged' AND merge_id > :mark AND from_id IN ({})"
+)
 
 
 def _kept(record: ConsentRecord, suppressed: set[str]) -> bool:
@@ -427,6 +428,14 @@ class SQLiteStore:
             return set()
         return {by_digest[d] for (d,) in self._read_in(_SUPPRESSED, by_digest)}
 
+    def _merged_visitors(self, customer_ids: Iterable[str | None], since: int = 0) -> set[str]:
+        """Those of the customers that are anonymous profiles merged into a known customer
+        (by a merge after `since`, a `merge_mark`), in the caller's write transaction."""
+        visitors = [c for c in set(customer_ids) if c and is_anonymous(c)]
+        if not visitors:
+            return set()
+        return {c for (c,) in self._read_in(_MERGED_AMONG, visitors, mark=since)}
+
     def _count_dropped(self, customer_ids: Iterable[str | None]) -> None:
         """Count records the store dropped for suppressed subjects (one per id given),
         in the caller's write transaction."""
@@ -620,9 +629,7 @@ class SQLiteStore:
                 moved = {c for (c,) in since} & deciding
                 # and a visitor merged into a known customer meanwhile: decided again
                 # for the customer, not written to the profile that is gone
-                visitors = [c for c in deciding if is_anonymous(c)]
-                if visitors:
-                    moved.update(c for (c,) in self._read_in(_MERGED_AMONG, visitors))
+                moved |= self._merged_visitors(deciding)
                 if moved:
                     raise StaleHistory(moved)
             suppressed = self._suppressed_ids(customers)
@@ -874,16 +881,13 @@ class SQLiteStore:
         new = []
         writes: list[tuple[str, Mapping[str, Any], str, float]] = []
         with self._writing():
+            checked = {e.customer_id for e, _ in events} | {c for _, _, c in identities}
             if seen is not None:  # a visitor merged by another process since it was resolved
-                visitors = {e.customer_id for e, _ in events} | {c for _, _, c in identities}
-                anonymous = [c for c in visitors if c and is_anonymous(c)]
-                if anonymous:
-                    moved = {c for (c,) in self._read_in(_MERGED_SINCE, anonymous, mark=seen)}
-                    if moved:
-                        raise StaleHistory(moved)
+                moved = self._merged_visitors(checked, since=seen)
+                if moved:
+                    raise StaleHistory(moved)
             # a suppressed subject's events are dropped (not new, counted), and nothing
             # of theirs is written: traits, feature state, identifiers
-            checked = {e.customer_id for e, _ in events} | {c for _, _, c in identities}
             suppressed = self._suppressed_ids(checked)
             dropped: list[str | None] = []
             for event, traits in events:
