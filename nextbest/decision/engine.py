@@ -43,6 +43,7 @@ from nextbest.policies.consent import (
     Standing,
     permission_standing,
     purpose_standing,
+    withhold_traits,
 )
 from nextbest.privacy import digest, run_regulation
 from nextbest.profile.features import rebuild as rebuild_features
@@ -413,6 +414,8 @@ class Engine(IdentityMixin):
                         if c.customer_id in into
                     ]
                     self.add_consents(consents)  # before the events, as the first time
+                    # the traits now go to the customer: theirs is the consent that counts
+                    withhold_traits(config.purposes, self.store.consent_ledger, records)
                     continue
                 break
             if config.triggers:

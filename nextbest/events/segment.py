@@ -43,7 +43,7 @@ from pydantic import (
 
 from nextbest.config.models import PurposeSpec
 from nextbest.errors import RequestError
-from nextbest.policies.consent import PERSONALIZATION, purpose_standing
+from nextbest.policies.consent import withhold_traits
 from nextbest.profile.identity import TRAIT_IDENTIFIERS, normalize
 from nextbest.profile.traits import TraitError, validate_traits
 from nextbest.store.base import ConsentRecord, EventRecord
@@ -335,17 +335,5 @@ def _apply_consents(
         if event.customer_id:
             ledger += consent_records(config.purposes, message, event.customer_id, event.ts)
     engine.add_consents(ledger)
-    if PERSONALIZATION not in config.purposes:
-        return 0, ledger
-    withheld = 0
-    cache: dict[str, list[ConsentRecord]] = {}
-    for i, (event, traits) in enumerate(records):
-        if not traits or not event.customer_id:
-            continue
-        if event.customer_id not in cache:
-            cache[event.customer_id] = engine.store.consent_ledger(event.customer_id)
-        standing = purpose_standing(config.purposes, cache[event.customer_id], event.ts)
-        if not standing[PERSONALIZATION].allowed:
-            records[i] = (event, None)
-            withheld += 1
+    withheld = withhold_traits(config.purposes, engine.store.consent_ledger, records)
     return withheld, ledger

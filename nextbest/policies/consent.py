@@ -19,17 +19,19 @@ moment wins; ties go to the one recorded last.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, MutableSequence, Sequence
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from nextbest.config.models import PurposeSpec
-from nextbest.store.base import ConsentRecord
+from nextbest.store.base import ConsentRecord, EventRecord
 
 #: the purpose whose denial is an objection to all direct marketing
 DIRECT_MARKETING = "direct_marketing"
 #: the purpose without which a decision uses only the request's context
 PERSONALIZATION = "personalization"
 STATUSES = ("granted", "denied", "revoked")
+Traits = TypeVar("Traits", bound=Mapping[str, Any])
 OBJECTIONS = ("denied", "revoked")
 
 
@@ -89,6 +91,30 @@ def purpose_standing(
         else:
             out[name] = Standing(True, status, "consent granted")
     return out
+
+
+def withhold_traits(
+    purposes: Mapping[str, PurposeSpec],
+    ledger: Callable[[str], Sequence[ConsentRecord]],
+    records: MutableSequence[tuple[EventRecord, Traits | None]],
+) -> int:
+    """Drop, in place, the traits of records whose customer lacks `personalization` at the
+    event's time (`ledger(customer)` reads a purpose ledger, once a customer); returns how
+    many records' traits were dropped. Without the purpose configured, nothing is."""
+    if PERSONALIZATION not in purposes:
+        return 0
+    withheld = 0
+    ledgers: dict[str, Sequence[ConsentRecord]] = {}
+    for i, (event, traits) in enumerate(records):
+        if not traits or not event.customer_id:
+            continue
+        if event.customer_id not in ledgers:
+            ledgers[event.customer_id] = ledger(event.customer_id)
+        standing = purpose_standing(purposes, ledgers[event.customer_id], event.ts)
+        if not standing[PERSONALIZATION].allowed:
+            records[i] = (event, None)
+            withheld += 1
+    return withheld
 
 
 def permission_standing(

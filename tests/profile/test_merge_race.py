@@ -84,3 +84,41 @@ def test_a_visit_ingested_during_the_merge_lands_on_the_customer(tmp_path: Path)
     finally:
         first.close()
         second.close()
+
+
+def test_traits_redirected_to_the_customer_follow_the_customers_consent(tmp_path: Path) -> None:
+    """The visitor may be personalized (no objection on record); the customer it was merged
+    into meanwhile objected. The visitor's identify traits now describe the customer, so
+    the customer's objection withholds them."""
+    config = make_config(
+        {
+            "nextbest.yaml": SMALL_BANK["nextbest.yaml"].replace(
+                "marketing: {basis: consent}",
+                "marketing: {basis: consent}\n  personalization: {basis: legitimate_interest}",
+            ),
+            "schema.yaml": SMALL_BANK["schema.yaml"],
+        }
+    )
+    db = tmp_path / "nb.db"
+    clock = FixedClock(T0 + timedelta(hours=2))
+    first = Engine(open_store(str(db)), config, clock=clock, seed=1)
+    second = Engine(open_store(str(db)), config, clock=clock, seed=2)
+    try:
+        second.upsert_profile("c3", {"age": 40})
+        second.add_consents(
+            [second.consent_record("c3", "denied", purpose="personalization", at=T0)]
+        )
+        visit = {"type": "page", "anonymousId": "v3", "name": "Cards", "timestamp": AT}
+        ingest(first, parse([{**visit, "messageId": "p-1"}], "batch"), "batch")
+        merged = merged_between_read_and_write(first, second)
+        identify = {"type": "identify", "anonymousId": "v3", "messageId": "i-2",
+                    "timestamp": AT, "traits": {"income": 52000}}  # fmt: skip
+        answer = ingest(first, parse([identify], "batch"), "batch")
+        assert merged and first.store.merges("c3"), "the visitor was merged meanwhile"
+        assert answer["new"] == 1
+        assert {e.message_id for e in first.store.customer_events("c3", 10)} >= {"i-2"}
+        profile = first.store.get_profile("c3")
+        assert profile is not None and "income" not in profile
+    finally:
+        first.close()
+        second.close()
