@@ -51,11 +51,13 @@ from nextbest.profile.features import update as update_features
 from nextbest.profile.features import values as feature_values
 from nextbest.profile.traits import coerce_traits, validate_traits
 from nextbest.store.base import (
+    ANONYMOUS,
     ConsentRecord,
     ContactRow,
     EventRecord,
     FeatureState,
     FeatureUpdate,
+    IdentityMark,
     InteractionRow,
     OutcomeRecord,
     Quarantined,
@@ -63,6 +65,7 @@ from nextbest.store.base import (
     StaleHistory,
     Store,
     StoredDecision,
+    is_anonymous,
 )
 from nextbest.types import (
     NEGATIVE_OUTCOMES,
@@ -372,7 +375,7 @@ class Engine(IdentityMixin):
         records: Sequence[tuple[EventRecord, Mapping[str, Any] | None]],
         identities: Iterable[tuple[str, object, str]] = (),
         *,
-        seen: int | None = None,
+        seen: IdentityMark | None = None,
         consents: Sequence[ConsentRecord] = (),
     ) -> list[bool]:
         """Link the (namespace, value, customer) identifiers, store ingested events (new
@@ -380,10 +383,11 @@ class Engine(IdentityMixin):
         features, in one transaction; then run the event triggers the new events meet
         (nextbest.triggers). See nextbest.events.segment.
 
-        `seen`: the store's `merge_mark` from before the records' anonymous ids were
-        resolved. A visitor another process merged into a known customer since gets its
-        records, links and (given as `consents`, already added) consent records moved to
-        that customer, as if resolved after the merge (up to `STALE_RETRIES` times)."""
+        `seen`: the store's `identity_mark` from before the records' anonymous ids were
+        resolved. A visitor another process merged into a known customer since (or, new to
+        the store, identified since) gets its records, links and (given as `consents`,
+        already added) consent records moved to that customer, as if resolved after the
+        merge (up to `STALE_RETRIES` times)."""
         with self._lock:
             config = self.config
             links = self._normalized_links(identities)
@@ -401,7 +405,7 @@ class Engine(IdentityMixin):
                         seen=seen if attempt < STALE_RETRIES else None,
                     )
                 except StaleHistory as stale:
-                    seen = self.store.merge_mark()
+                    seen = self.store.identity_mark()
                     into = self._merged_into(stale.customers)
                     records = [
                         (r._replace(customer_id=into.get(r.customer_id or "", r.customer_id)), t)
@@ -423,13 +427,19 @@ class Engine(IdentityMixin):
                 triggers.fire(self, fresh, states if config.features else None)
             return new
 
-    def _merged_into(self, visitors: Iterable[str]) -> dict[str, str]:
-        """The known customer each anonymous profile is merged into now."""
+    def _merged_into(self, visitors: set[str]) -> dict[str, str]:
+        """The known customer each anonymous profile's records go to now: the one it is
+        merged into, or the one its anonymous id belongs to (a visitor new to the store,
+        identified while its first events were being written)."""
         into = {}
         for visitor in visitors:
             for merge in self.store.merges(visitor):
                 if merge.from_id == visitor and merge.status == "merged":
                     into[visitor] = merge.into_id
+        rest = {v.removeprefix(ANONYMOUS): v for v in visitors if v not in into}
+        for aid, owner in self.resolve_anonymous(rest).items():
+            if not is_anonymous(owner):
+                into[rest[aid]] = owner
         return into
 
     def _feature_update(

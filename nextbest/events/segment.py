@@ -166,7 +166,7 @@ def ingest(engine: Any, messages: list[Message], prefix: str = "") -> dict[str, 
     # profile once the visitor was identified (and if another process merges the visitor
     # before the events are written, where it points then: `seen`)
     visitors = [_anonymous(m.anonymousId) for m in messages if m.userId is None]
-    seen = engine.store.merge_mark() if visitors else None
+    seen = engine.store.identity_mark() if visitors else None
     resolved = engine.resolve_anonymous(visitors)
     for i, message in enumerate(messages):
         where = f"{prefix}[{i}]." if prefix else ""

@@ -182,10 +182,18 @@ class ConsentStore(Protocol):
         ...
 
 
+class IdentityMark(NamedTuple):
+    """Where the merge journal and the identity links stood (`identity_mark`)."""
+
+    merges: int  # the newest merge's id
+    links: int  # the newest identifier link's
+
+
 class StaleHistory(Exception):
     """What these customers' writes were based on moved on in another process: their
     history (interactions recorded after the history a decision was made on), or their
-    anonymous profile (merged into a known customer since): decide, or resolve, again."""
+    anonymous profile (merged into a known customer since, or its anonymous id claimed by
+    one): decide, or resolve, again."""
 
     def __init__(self, customers: set[str]) -> None:
         self.customers = customers
@@ -324,7 +332,7 @@ class EventStore(Protocol):
         ranks: Mapping[str, int] | None = None,
         rebuild: FeatureUpdate | None = None,
         *,
-        seen: int | None = None,
+        seen: IdentityMark | None = None,
     ) -> list[bool]:
         """Insert the events not seen before (by message_id) and, for each new one, merge
         its traits (if any) into its customer's profile (source `events`, true at the
@@ -337,16 +345,18 @@ class EventStore(Protocol):
         counted (`SubjectStore.count_dropped`) — and nothing of theirs is written: no
         traits, feature state or identifiers.
 
-        With `seen` (a `merge_mark` from before the batch's anonymous ids were resolved),
-        the transaction first looks for anonymous profiles among the events' and links'
-        customers that were merged into a known customer since; if there are any, it raises
-        StaleHistory naming them, storing nothing."""
+        With `seen` (an `identity_mark` from before the batch's anonymous ids were
+        resolved), the transaction first looks for anonymous profiles among the events' and
+        links' customers that were merged into a known customer since, or whose own
+        anonymous id (`anonymous:<id>`'s) a known customer claimed since — a visitor new to
+        the store, identified meanwhile; if there are any, it raises StaleHistory naming
+        them, storing nothing."""
         ...
 
-    def merge_mark(self) -> int:
-        """A mark of the merge journal as it stands (the newest merge's id, 0 for none):
-        taken before an ingestion resolves its anonymous ids, `record_events(seen=mark)`
-        tells whether one of them was merged meanwhile."""
+    def identity_mark(self) -> IdentityMark:
+        """A mark of the merge journal and the identifier links as they stand: taken before
+        an ingestion resolves its anonymous ids, `record_events(seen=mark)` tells whether
+        one of them was merged or claimed meanwhile."""
         ...
 
     def customer_events(self, customer_id: str, limit: int) -> list[EventRecord]:
@@ -396,9 +406,13 @@ class IdentityStore(Protocol):
         ...
 
 
+#: the prefix of an anonymous profile's customer id: `anonymous:<anonymousId>`
+ANONYMOUS = "anonymous:"
+
+
 def is_anonymous(customer_id: str) -> bool:
     """An anonymous profile (`anonymous:<anonymousId>`): no known person yet."""
-    return customer_id.startswith("anonymous:")
+    return customer_id.startswith(ANONYMOUS)
 
 
 def take_identifiers(

@@ -10,6 +10,7 @@ from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from nextbest.store.base import (
+    ANONYMOUS,
     MOVED,
     ApiKey,
     ConsentRecord,
@@ -17,6 +18,7 @@ from nextbest.store.base import (
     EventRecord,
     FeatureState,
     FeatureUpdate,
+    IdentityMark,
     InteractionRow,
     Merge,
     OutboxRow,
@@ -59,6 +61,8 @@ class MemoryStore:
         self._regulations: dict[str, Regulation] = {}
         self._outbox: dict[str, OutboxRow] = {}
         self._identities: dict[tuple[str, str], str] = {}
+        self._linked: dict[tuple[str, str], int] = {}  # identifier → when first linked
+        self._links = 0  # identifiers linked so far
         self._quarantine: list[Quarantined] = []
         self._profile_ts: dict[str, float] = {}
         self._sources: dict[str, TraitSources] = {}
@@ -94,12 +98,13 @@ class MemoryStore:
         ranks: Mapping[str, int] | None = None,
         rebuild: FeatureUpdate | None = None,
         *,
-        seen: int | None = None,
+        seen: IdentityMark | None = None,
     ) -> list[bool]:
         new = []
         checked = {e.customer_id for e, _ in events} | {c for _, _, c in identities}
-        if seen is not None:  # a visitor merged since it was resolved
-            moved = self._merged_visitors(checked, since=seen)
+        if seen is not None:  # a visitor merged or claimed since it was resolved
+            moved = self._merged_visitors(checked, since=seen.merges)
+            moved |= self._claimed_visitors(checked, since=seen.links)
             if moved:
                 raise StaleHistory(moved)
         suppressed = self._suppressed_ids(checked)
@@ -126,13 +131,26 @@ class MemoryStore:
             self.link_identifiers(identities, ts, rebuild)
         return new
 
-    def merge_mark(self) -> int:
-        return len(self._merges)
+    def identity_mark(self) -> IdentityMark:
+        return IdentityMark(len(self._merges), self._links)
 
     def _merged_visitors(self, customer_ids: Iterable[str | None], since: int = 0) -> set[str]:
-        """Those of the customers merged away by a merge after `since` (a `merge_mark`)."""
+        """Those of the customers merged away by a merge after `since` (an `identity_mark`'s merges)."""
         merged = {m.from_id for m in self._merges[since:] if m and m.status == "merged"}
         return {c for c in customer_ids if c in merged}
+
+    def _claimed_visitors(self, customer_ids: Iterable[str | None], since: int) -> set[str]:
+        """Those of the customers whose own anonymous id a known customer claimed by a link
+        after `since` (an `identity_mark`'s links)."""
+        out = set()
+        for c in customer_ids:
+            if not c or not is_anonymous(c):
+                continue
+            key = ("anonymous_id", c.removeprefix(ANONYMOUS))
+            owner = self._identities.get(key)
+            if owner and not is_anonymous(owner) and self._linked.get(key, 0) > since:
+                out.add(c)
+        return out
 
     def customer_events(self, customer_id: str, limit: int) -> list[EventRecord]:
         mine = [e for e in self._events.values() if e.customer_id == customer_id]
@@ -434,7 +452,12 @@ class MemoryStore:
         suppressed = self._suppressed_ids(c for _, _, c in links)
         if suppressed:  # no identifier is linked to a suppressed subject
             links = [link for link in links if link[2] not in suppressed]
-        for (src, dst), moved in take_identifiers(self._identities, links).items():
+        taken = take_identifiers(self._identities, links)
+        for n, v, _ in links:
+            if (n, v) in self._identities and (n, v) not in self._linked:
+                self._links += 1
+                self._linked[(n, v)] = self._links
+        for (src, dst), moved in taken.items():
             if any(m and m.status == "unmerged" and (m.from_id, m.into_id) == (src, dst)
                    for m in self._merges):  # fmt: skip
                 for key in moved:  # undone once: the identifiers stay where they were
@@ -660,6 +683,7 @@ class MemoryStore:
         kept = {k: c for k, c in self._identities.items() if c != customer_id}
         counts["identities"] = len(self._identities) - len(kept)
         self._identities = kept
+        self._linked = {k: n for k, n in self._linked.items() if k in kept}
         for claims in self._claims.values():
             claims.pop(customer_id, None)
         mine = [m for m in self._merges if m and customer_id in (m.from_id, m.into_id)]

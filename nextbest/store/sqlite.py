@@ -36,6 +36,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from nextbest.errors import StoreError
 from nextbest.store.base import (
+    ANONYMOUS,
     MOVED,
     ApiKey,
     ConsentRecord,
@@ -43,6 +44,7 @@ from nextbest.store.base import (
     EventRecord,
     FeatureState,
     FeatureUpdate,
+    IdentityMark,
     InteractionRow,
     Merge,
     OutboxRow,
@@ -104,6 +106,11 @@ _LAST_FIRED = "SELECT max(created_ts) FROM outbox WHERE customer_id = :c AND tri
 _SUPPRESSED = "SELECT digest FROM suppressions WHERE digest IN ({})"
 _MERGED_AMONG = (
     "SELECT from_id FROM merges WHERE status = 'merged' AND merge_id > :mark AND from_id IN ({})"
+)
+# an identifier row is new (a higher rowid) when first linked; a merge moves rows in place
+_CLAIMED_AMONG = (
+    "SELECT value FROM identities WHERE namespace = 'anonymous_id' AND rowid > :mark "
+    "AND customer_id NOT LIKE 'anonymous:%' AND value IN ({})"
 )
 
 
@@ -430,11 +437,20 @@ class SQLiteStore:
 
     def _merged_visitors(self, customer_ids: Iterable[str | None], since: int = 0) -> set[str]:
         """Those of the customers that are anonymous profiles merged into a known customer
-        (by a merge after `since`, a `merge_mark`), in the caller's write transaction."""
+        (by a merge after `since`, an `identity_mark`'s merges), in the caller's write transaction."""
         visitors = [c for c in set(customer_ids) if c and is_anonymous(c)]
         if not visitors:
             return set()
         return {c for (c,) in self._read_in(_MERGED_AMONG, visitors, mark=since)}
+
+    def _claimed_visitors(self, customer_ids: Iterable[str | None], since: int) -> set[str]:
+        """Those of the customers that are anonymous profiles whose own anonymous id a known
+        customer claimed by a link newer than `since` (an `identity_mark`'s links), in the
+        caller's write transaction."""
+        ids = {c.removeprefix(ANONYMOUS): c for c in set(customer_ids) if c and is_anonymous(c)}
+        if not ids:
+            return set()
+        return {ids[v] for (v,) in self._read_in(_CLAIMED_AMONG, ids, mark=since)}
 
     def _count_dropped(self, customer_ids: Iterable[str | None]) -> None:
         """Count records the store dropped for suppressed subjects (one per id given),
@@ -876,14 +892,15 @@ class SQLiteStore:
         ranks: Mapping[str, int] | None = None,
         rebuild: FeatureUpdate | None = None,
         *,
-        seen: int | None = None,
+        seen: IdentityMark | None = None,
     ) -> list[bool]:
         new = []
         writes: list[tuple[str, Mapping[str, Any], str, float]] = []
         with self._writing():
             checked = {e.customer_id for e, _ in events} | {c for _, _, c in identities}
-            if seen is not None:  # a visitor merged by another process since it was resolved
-                moved = self._merged_visitors(checked, since=seen)
+            if seen is not None:  # a visitor merged or claimed by another process since
+                moved = self._merged_visitors(checked, since=seen.merges)
+                moved |= self._claimed_visitors(checked, since=seen.links)
                 if moved:
                     raise StaleHistory(moved)
             # a suppressed subject's events are dropped (not new, counted), and nothing
@@ -925,8 +942,12 @@ class SQLiteStore:
                 self._link(identities, ts, rebuild)
         return new
 
-    def merge_mark(self) -> int:
-        return int(self._read("SELECT coalesce(max(merge_id), 0) FROM merges")[0][0])
+    def identity_mark(self) -> IdentityMark:
+        ((merges, links),) = self._read(
+            "SELECT (SELECT coalesce(max(merge_id), 0) FROM merges), "
+            "(SELECT coalesce(max(rowid), 0) FROM identities)"
+        )
+        return IdentityMark(int(merges), int(links))
 
     def _save_feature_states(self, states: Mapping[str, FeatureState], ts: float) -> None:
         self._exec(

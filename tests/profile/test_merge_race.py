@@ -122,3 +122,26 @@ def test_traits_redirected_to_the_customer_follow_the_customers_consent(tmp_path
     finally:
         first.close()
         second.close()
+
+
+def test_a_new_visitors_first_events_land_on_the_customer_identified_meanwhile(
+    tmp_path: Path,
+) -> None:
+    """The visitor is new to the store, so identifying it merges nothing: it only links
+    v3 to c3. Its first page view, resolved before that and written after, still lands on
+    c3 — not on an anonymous profile its id no longer leads to."""
+    db = tmp_path / "nb.db"
+    first, second = engine_on(db, 1), engine_on(db, 2)
+    try:
+        merged = merged_between_read_and_write(first, second)
+        visit = {"type": "page", "anonymousId": "v3", "name": "Cards", "timestamp": AT,
+                 "messageId": "p-1"}  # fmt: skip
+        assert ingest(first, parse([visit], "batch"), "batch")["new"] == 1
+        assert merged and not first.store.merges("c3"), "linked meanwhile, nothing merged"
+        assert {e.message_id for e in first.store.customer_events("c3", 10)} == {"i-1", "p-1"}
+        assert first.store.customer_events("anonymous:v3", 10) == []
+        assert first.store.get_profile("anonymous:v3") is None
+        assert first.features_of("c3", first.clock.now())["card_views_1d"] == 1
+    finally:
+        first.close()
+        second.close()

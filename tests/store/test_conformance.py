@@ -287,9 +287,9 @@ def test_events_for_a_visitor_merged_since_the_mark_are_refused_whole(store: Sto
     store.record_events(
         [visit("e1", "anonymous:v1")], 10.0, identities=[("anonymous_id", "v1", "anonymous:v1")]
     )
-    mark = store.merge_mark()
+    mark = store.identity_mark()
     store.link_identifiers([("anonymous_id", "v1", "c1")], 11.0)  # merges anonymous:v1
-    assert store.merge_mark() > mark
+    assert store.identity_mark().merges > mark.merges
     batch = [visit("e2", "c2"), visit("e3", "anonymous:v1")]
     with pytest.raises(StaleHistory) as stale:
         store.record_events(batch, 12.0, seen=mark)
@@ -301,4 +301,35 @@ def test_events_for_a_visitor_merged_since_the_mark_are_refused_whole(store: Sto
             [], 12.0, identities=[("anonymous_id", "v9", "anonymous:v1")], seen=mark
         )
     assert store.record_events([visit("e4", "anonymous:v0")], 12.0, seen=mark) == [True]
-    assert store.record_events(batch, 12.0, seen=store.merge_mark()) == [True, True]
+    assert store.record_events(batch, 12.0, seen=store.identity_mark()) == [True, True]
+
+
+def test_events_for_a_new_visitor_claimed_since_the_mark_are_refused_whole(store: Store) -> None:
+    """A visitor new to the store (no profile, no link), resolved to its anonymous profile,
+    whose anonymous id a known customer claims before the events are written: they would
+    land on a profile no one will look at again, so nothing is written."""
+
+    def visit(message_id: str, customer_id: str, aid: str) -> tuple[EventRecord, None]:
+        record = EventRecord(message_id, "page", customer_id, aid, "Home", 10.0, 10.0, {})
+        return record, None
+
+    store.link_identifiers([("anonymous_id", "v0", "c0")], 10.0)  # claimed before the mark
+    mark = store.identity_mark()
+    store.link_identifiers([("anonymous_id", "v5", "c5")], 11.0)  # no profile: no merge
+    assert store.identity_mark().links > mark.links
+    assert store.identity_mark().merges == mark.merges
+    batch = [visit("e1", "c2", "v2"), visit("e2", "anonymous:v5", "v5")]
+    with pytest.raises(StaleHistory) as stale:
+        store.record_events(batch, 12.0, seen=mark)
+    assert stale.value.customers == {"anonymous:v5"}
+    assert store.customer_events("c2", 10) == []
+    # a visitor whose id was claimed before the mark (a shared device, left with no one)
+    # and a visitor still nobody's are written as resolved
+    kept = [visit("e3", "anonymous:v0", "v0"), visit("e4", "anonymous:v6", "v6")]
+    assert store.record_events(kept, 12.0, seen=mark) == [True, True]
+    # claiming an identifier an anonymous profile owns moves it (a merge), not a new link
+    store.link_identifiers([("anonymous_id", "v6", "anonymous:v6")], 12.0)
+    moved = store.identity_mark()
+    store.link_identifiers([("anonymous_id", "v6", "c6")], 13.0)
+    assert store.identity_mark().links == moved.links
+    assert store.record_events(batch, 12.0, seen=store.identity_mark()) == [True, True]
