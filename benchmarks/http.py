@@ -14,7 +14,11 @@ if missing) for a bounded time each:
   messageId new.
 
 Prints requests/s and p50/p95/p99 latency for each (events also as events/s) and the
-decisions' rate as a share of the baseline's measured in the same run.
+decisions' rate as a share of the baseline's measured in the same run. The machines are
+shared, and their speed drifts over the windows: so the share is also measured in
+`--rounds` pairs of short windows, baseline and decisions back to back (after the
+decisions' window, before the events'), and its median over the pairs (`decisions_vs_baseline_paired`) is what the 15 %
+target is checked against.
 """
 
 from __future__ import annotations
@@ -197,6 +201,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=5, help="paired 2-s windows for the share")
     args = parser.parse_args()
     wrk = ensure_wrk()
     work = Path(tempfile.mkdtemp(prefix="nextbest-http-"))
@@ -232,6 +237,12 @@ def main() -> None:
         decisions = run_wrk(
             wrk, base + "/v1/decisions", DECISIONS % key, args.seconds, args.connections
         )
+        progress(f"paired: /healthz and /v1/decisions, 2 s each, {args.rounds} times")
+        paired = []
+        for _ in range(args.rounds):
+            trivial = run_wrk(wrk, base + "/healthz", None, 2, args.connections)
+            deciding = run_wrk(wrk, base + "/v1/decisions", DECISIONS % key, 2, args.connections)
+            paired.append(round(deciding["rps"] / trivial["rps"], 3) if trivial["rps"] else 0.0)
         progress(f"events: POST /v1/batch (100 a request) for {args.seconds} s")
         events = run_wrk(wrk, base + "/v1/batch", EVENTS % key, args.seconds, args.connections)
         events["events_per_s"] = round(events["rps"] * 100, 1)
@@ -239,6 +250,7 @@ def main() -> None:
         server.terminate()
         server.wait(timeout=20)
         shutil.rmtree(work, ignore_errors=True)
+    share = round(float(np.median(paired)), 3) if paired else None
     report = {
         "benchmark": "http",
         "workers": args.workers,
@@ -250,10 +262,12 @@ def main() -> None:
         "decisions_vs_baseline": round(decisions["rps"] / baseline["rps"], 3)
         if baseline["rps"]
         else None,
+        "decisions_vs_baseline_rounds": paired,
+        "decisions_vs_baseline_paired": share,
         "targets": {
             "decisions_rps_ge_2000": decisions["rps"] >= 2000,
             "decisions_p99_le_25ms": decisions["p99_ms"] <= 25,
-            "decisions_ge_15pct_of_baseline": decisions["rps"] >= 0.15 * baseline["rps"],
+            "decisions_ge_15pct_of_baseline": share is not None and share >= 0.15,
             "events_per_s_ge_20000": events["events_per_s"] >= 20000,
         },
     }

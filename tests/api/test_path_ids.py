@@ -67,3 +67,14 @@ def test_metrics_count_the_route_template_not_the_id(client: httpx.Client) -> No
     text = client.get("/metrics").text
     assert 'route="/v1/profiles/{customer_id}"' in text
     assert "tenant" not in text
+
+
+def test_a_customer_named_lookup_is_read_with_its_id_encoded(client: httpx.Client) -> None:
+    """`/v1/profiles/lookup` is the identifier lookup; the customer `lookup` is reached by
+    encoding a letter of its id, which routing sees as sent."""
+    sent = client.post("/v1/identify", json={"userId": "lookup", "traits": {"age": 33}})
+    assert sent.status_code == 200, sent.text
+    assert client.get("/v1/profiles/lookup").status_code == 422  # the lookup, missing its query
+    got = client.get("/v1/profiles/%6Cookup")
+    assert got.status_code == 200, got.text
+    assert got.json()["customer_id"] == "lookup" and got.json()["traits"]["age"] == 33
