@@ -41,6 +41,9 @@ if TYPE_CHECKING:
 
 #: the trait that names a customer's preferred channel, if the schema declares it
 PREFERRED = "preferred_channel"
+#: how long an outbox run holds the due messages it took (others pass them by); one that
+#: stopped before deciding them has them come due again after it
+LEASE_SECONDS = 300.0
 
 log = logging.getLogger(__name__)
 
@@ -165,11 +168,14 @@ def preferred_channel(
 
 def run_due(engine: Engine, limit: int = 1000) -> int:
     """Decide the waiting messages whose quiet hours are over; returns how many were
-    decided (one whose decision fails stays waiting)."""
+    decided (one whose decision fails stays waiting, due now). The messages are leased
+    first (`Store.lease_due`): two runs at once — a server's and a cron job's — decide
+    each message once."""
     now = engine.clock.now()
     by_id = {t.id: t for t in engine.config.triggers}
     done = 0
-    for row in engine.store.due_outbox(now.timestamp(), limit):
+    ts = now.timestamp()
+    for row in engine.store.lease_due(ts, ts + LEASE_SECONDS, limit):
         trigger = by_id.get(row.trigger_id)
         if trigger is None:  # the trigger left the configuration meanwhile
             engine.store.put_outbox([row._replace(status="nothing")])

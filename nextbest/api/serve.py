@@ -10,6 +10,8 @@ Worker 0 learns: every 0.5 s it also learns the outcomes the other workers recor
 (`Engine.catch_up`). The others do not learn; every 5 s they take the saved models if the
 learner has moved on (`Engine.refresh_models`). So the models of all workers come from one
 learner, in the order of the interaction log, and no worker's save overwrites another's.
+Worker 0 also runs the outbox every 0.5 s (`Engine.run_outbox`): a trigger's message that
+waited for quiet hours goes out when they end, without a cron job.
 
 A configuration reload reaches one worker; it records the activation in the store, and
 every 0.5 s each worker takes the newest activation it has not seen
@@ -54,8 +56,10 @@ REFRESH_SECONDS = 5.0
 class _Upkeep(threading.Thread):
     """Keeps a worker current in the background: every `CATCH_UP_SECONDS` it takes a
     configuration another worker made live (`Engine.follow_config`), and the learner
-    catches up on the log; the others refresh their models from the store every
-    `REFRESH_SECONDS`. A failure is retried on the next round."""
+    catches up on the log and decides the outbox messages now due (`Engine.run_outbox`:
+    those that waited for quiet hours to end, or whose decision failed); the others
+    refresh their models from the store every `REFRESH_SECONDS`. A failure is retried on
+    the next round."""
 
     def __init__(self, engine: Engine) -> None:
         super().__init__(name="nextbest-upkeep", daemon=True)
@@ -71,6 +75,7 @@ class _Upkeep(threading.Thread):
             for task, due in (
                 (self.engine.follow_config, True),
                 (self.engine.catch_up, learns),
+                (self.engine.run_outbox, learns),  # messages whose quiet hours are over
                 (self.engine.refresh_models, not learns and rounds % refresh_every == 0),
             ):
                 if not due:

@@ -572,8 +572,11 @@ class OutboxStore(Protocol):
         """Newest first."""
         ...
 
-    def due_outbox(self, now: float, limit: int) -> list[OutboxRow]:
-        """Waiting rows whose time has come, oldest first."""
+    def lease_due(self, now: float, until: float, limit: int) -> list[OutboxRow]:
+        """Waiting rows whose time has come (`due_ts` ≤ `now`), oldest first, as they were —
+        leased: in the same transaction their `due_ts` moves to `until`, so another
+        process's outbox run passes them by, and if this one stops before it decides them,
+        they come due again then."""
         ...
 
     def last_fired(self, trigger_id: str, customer_id: str) -> float | None:

@@ -624,9 +624,12 @@ class MemoryStore:
         rows = [r for r in self._outbox.values() if status is None or r.status == status]
         return sorted(rows, key=lambda r: r.created_ts, reverse=True)[:limit]
 
-    def due_outbox(self, now: float, limit: int) -> list[OutboxRow]:
+    def lease_due(self, now: float, until: float, limit: int) -> list[OutboxRow]:
         rows = [r for r in self._outbox.values() if r.status == "waiting" and r.due_ts <= now]
-        return sorted(rows, key=lambda r: r.due_ts)[:limit]
+        due = sorted(rows, key=lambda r: r.due_ts)[:limit]
+        for row in due:
+            self._outbox[row.outbox_id] = row._replace(due_ts=until)
+        return due
 
     def last_fired(self, trigger_id: str, customer_id: str) -> float | None:
         fired = [

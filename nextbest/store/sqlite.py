@@ -1360,14 +1360,20 @@ class SQLiteStore:
         )
         return [OutboxRow(*r) for r in rows]
 
-    def due_outbox(self, now: float, limit: int) -> list[OutboxRow]:
-        rows = self._read(
+    def lease_due(self, now: float, until: float, limit: int) -> list[OutboxRow]:
+        due = (
             f"SELECT {self._OUTBOX_COLUMNS} FROM outbox WHERE status = 'waiting' AND due_ts <= :n "
-            "ORDER BY due_ts LIMIT :l",
-            n=now,
-            l=limit,
+            "ORDER BY due_ts LIMIT :l"
         )
-        return [OutboxRow(*r) for r in rows]
+        if not self._read(due, n=now, l=1):  # nothing due (most rounds): no write lock
+            return []
+        with self._writing():  # read again inside: another process may have leased them
+            rows = [OutboxRow(*r) for r in self._read(due, n=now, l=limit)]
+            self._exec(
+                "UPDATE outbox SET due_ts = ? WHERE outbox_id = ?",
+                [(until, r.outbox_id) for r in rows],
+            )
+        return rows
 
     def last_fired(self, trigger_id: str, customer_id: str) -> float | None:
         rows = self._read(_LAST_FIRED, c=customer_id, t=trigger_id)

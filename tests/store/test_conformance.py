@@ -275,6 +275,21 @@ def test_decisions_on_a_history_that_moved_on_are_refused_whole(store: Store) ->
     assert store.get_decision("d2") is not None and store.get_decision("d3") is not None
 
 
+def test_leased_outbox_rows_are_passed_by_until_the_lease_ends(store: Store) -> None:
+    def row(outbox_id: str, status: str, due: float) -> OutboxRow:
+        return OutboxRow(outbox_id, "c1", "t1", f"e-{outbox_id}", status, "email", due, 1.0)
+
+    store.put_outbox([row("o1", "waiting", 5.0), row("o2", "waiting", 3.0),
+                      row("o3", "queued", 1.0), row("o4", "waiting", 50.0)])  # fmt: skip
+    leased = store.lease_due(10.0, 70.0, 10)
+    assert [(r.outbox_id, r.due_ts) for r in leased] == [("o2", 3.0), ("o1", 5.0)]
+    assert store.lease_due(10.0, 70.0, 10) == []
+    assert [r.outbox_id for r in store.lease_due(60.0, 120.0, 10)] == ["o4"]
+    # a lease that ran out: due again, here both at once; `limit` takes one
+    assert len(store.lease_due(70.0, 130.0, 1)) == 1
+    assert len(store.lease_due(70.0, 130.0, 10)) == 1
+
+
 def test_events_for_a_visitor_merged_since_the_mark_are_refused_whole(store: Store) -> None:
     def visit(message_id: str, customer_id: str) -> tuple[EventRecord, None]:
         record = EventRecord(message_id, "page", customer_id, "v1", "Home", 10.0, 10.0, {})

@@ -9,6 +9,7 @@ import logging
 import sqlite3
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -148,4 +149,77 @@ def test_a_decision_that_fails_leaves_the_message_for_the_next_outbox_run(
     assert engine.run_outbox() == 1
     [done] = engine.store.outbox()
     assert done.status == "queued" and engine.get_decision(done.decision_id).customer_id == "c7"
+    engine.close()
+
+
+def waiting_message(db: Path) -> None:
+    """A card-used-abroad message for c4 that waits for e-mail's quiet hours to end."""
+    engine = engine_at(db, NIGHT)
+    setup(engine, "c4", {"email": "granted"})
+    ingest(engine, parse([track("c4", 1, "Card Payment", NIGHT, amount=80, abroad=True)], ""))
+    assert [r.status for r in engine.store.outbox()] == ["waiting"]
+    engine.close()
+
+
+MORNING = datetime(2026, 3, 3, 7, 30, tzinfo=UTC)
+
+
+def test_two_outbox_runs_at_once_decide_each_message_once(tmp_path: Path) -> None:
+    """A server's outbox run and a cron job's `nextbest outbox run` overlap: the message the
+    first one took is leased, so the second passes it by."""
+    db = tmp_path / "t.db"
+    waiting_message(db)
+    first, second = engine_at(db, MORNING), engine_at(db, MORNING)
+    decide, during = first.decide, []
+
+    def decide_while_the_other_runs(*args: Any, **kwargs: Any) -> Any:
+        during.append(second.run_outbox())
+        return decide(*args, **kwargs)
+
+    first.decide = decide_while_the_other_runs  # type: ignore[method-assign]
+    assert first.run_outbox() == 1
+    assert during == [0]
+    [row] = first.store.outbox()
+    assert row.status == "queued"
+    decided = [r for r in first.store.history(customer_id="c4", limit=50)]
+    assert {r.decision_id for r in decided} == {row.decision_id}
+    first.close()
+    second.close()
+
+
+def test_a_message_leased_by_a_run_that_stopped_comes_due_again(tmp_path: Path) -> None:
+    from nextbest.triggers import LEASE_SECONDS
+
+    db = tmp_path / "t.db"
+    waiting_message(db)
+    engine = engine_at(db, MORNING)
+    now = MORNING.timestamp()
+    [leased] = engine.store.lease_due(now, now + LEASE_SECONDS, 10)  # and then it stopped
+    assert leased.customer_id == "c4"
+    assert engine.run_outbox() == 0
+    engine.close()
+    later = engine_at(db, MORNING + timedelta(seconds=LEASE_SECONDS + 1))
+    assert later.run_outbox() == 1
+    assert [r.status for r in later.store.outbox()] == ["queued"]
+    later.close()
+
+
+def test_a_running_server_sends_the_message_when_quiet_hours_end(tmp_path: Path) -> None:
+    """The serving worker's upkeep runs the outbox: no cron job is needed."""
+    from nextbest.api.serve import _Upkeep
+
+    db = tmp_path / "t.db"
+    waiting_message(db)
+    engine = engine_at(db, MORNING)
+    upkeep = _Upkeep(engine)
+    upkeep.start()
+    try:
+        deadline = time.monotonic() + 10
+        while engine.store.outbox()[0].status == "waiting" and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        upkeep.stopped.set()
+        upkeep.join()
+    [row] = engine.store.outbox()
+    assert (row.status, row.action_id) == ("queued", "travel-insurance")
     engine.close()
