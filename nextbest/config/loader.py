@@ -142,6 +142,8 @@ class _Builder:
                 message = f"unknown field `{name}`"
             elif err["type"] == "missing":
                 message = f"`{name}` is required"
+            elif loc and loc[-1] == "[key]":  # a mapping's key, e.g. a channel's name
+                message = f"`{loc[-2]}` is not a valid name: letters, digits, `_`, `.`, `-`"
             elif err["type"] == "union_tag_invalid":
                 message = f"`type` must be one of {err.get('ctx', {}).get('expected_tags', '')}"
             else:

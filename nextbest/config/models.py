@@ -221,7 +221,7 @@ class RetentionSpec(_Model):
 
 class SettingsFile(_Model):
     name: str = "nextbest"
-    channels: dict[str, ChannelSpec]
+    channels: dict[Id, ChannelSpec]
     purposes: dict[str, PurposeSpec]
     identity: IdentitySpec = IdentitySpec()
     retention: RetentionSpec = RetentionSpec()

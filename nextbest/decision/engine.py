@@ -154,6 +154,12 @@ class Engine(IdentityMixin):
         gc.collect()
         gc.freeze()
         if self._own_models and self._bank_settings(config) != self._bank_settings(self.config):
+            if self.learns:
+                # the store has each reservoir as of its model's last analysis; the rows
+                # learned since are only in this bank: saved, the new bank loads them too
+                states = self.models.to_state()
+                reservoirs = {k: v for k, v in states.items() if k.endswith(RESERVOIR_SUFFIX)}
+                self.store.save_learning(reservoirs, self._mark)
             models = models_for(config)
             mark = self._load_saved(models)
             models.bind(config)

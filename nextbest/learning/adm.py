@@ -997,7 +997,8 @@ class AdmModel:
         self.res_filled = n
         self.res_bins = np.zeros((size, self.res.shape[1]), dtype=np.int64, order="F")
         self.res_grid = None
-        # the reservoir is stored when the model analyses: these are that analysis's scores
+        # the reservoir is stored when the model analyses (these are that analysis's scores)
+        # or when the engine rebuilds its bank (its rows' scores under the frozen tables)
         self._remember_scores()
 
     @classmethod

@@ -7,7 +7,7 @@ the posterior, so uncertain (new) actions get explored and mature ones exploited
 
 State is kept in two dense arrays (actions × channels) for vectorised scoring, and in a
 dict keyed by model id (`action@channel`) so that learning survives config reloads that
-add, remove or reorder actions.
+add, remove or reorder actions. The store keys it under `STATE_PREFIX` (see there).
 """
 
 from __future__ import annotations
@@ -25,6 +25,11 @@ from nextbest.learning.base import BOUND_TAIL, Features, Posterior
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 
+#: the store key of a model's state is `beta/<model id>`: the model id alone is also the key
+#: of an ADM bank's model with `pool_channels` off, so a switch of `learning.model` and back
+#: would find the other kind's state in its place
+STATE_PREFIX = "beta/"
+
 
 def model_id(action_id: str, channel: str) -> str:
     return f"{action_id}@{channel}"
@@ -34,6 +39,7 @@ class BetaBernoulliModels:
     def __init__(self, prior_alpha: float = 1.0, prior_beta: float = 1.0) -> None:
         self.prior = (prior_alpha, prior_beta)
         self._state: dict[str, tuple[float, float]] = {}
+        self._unprefixed: set[str] = set()  # loaded from a key without STATE_PREFIX
         self._action_ids: list[str] = []
         self._action_pos: dict[str, int] = {}
         self._channel_pos: dict[str, int] = {}
@@ -102,17 +108,31 @@ class BetaBernoulliModels:
             b += 1.0
         self._state[key] = (a, b)
         self._write(key, a, b)
-        return {key: {"alpha": a, "beta": b}}
+        # states saved before STATE_PREFIX go under it with the first response, out of the
+        # reach of an ADM bank that would overwrite them
+        moved, self._unprefixed = self._unprefixed | {key}, set()
+        return {STATE_PREFIX + k: self._saved(k) for k in moved}
+
+    def _saved(self, key: str) -> dict[str, Any]:
+        a, b = self._state[key]
+        return {"alpha": a, "beta": b}
 
     def to_state(self) -> dict[str, dict[str, Any]]:
-        return {k: {"alpha": a, "beta": b} for k, (a, b) in self._state.items()}
+        return {STATE_PREFIX + k: self._saved(k) for k in self._state}
 
     def load_state(self, states: Mapping[str, Mapping[str, Any]]) -> None:
         """Take the saved Beta states; those of another model kind (an ADM bank's models
-        and encoder, left by a switch of `learning.model`) are passed over."""
+        and encoder, left by a switch of `learning.model`) are passed over. A state saved
+        before `STATE_PREFIX`, under the model id, counts unless one under the prefix does."""
         for key, state in states.items():
-            if "alpha" in state and "beta" in state:
-                self._state[key] = (float(state["alpha"]), float(state["beta"]))
+            if "alpha" not in state or "beta" not in state:
+                continue
+            model = key.removeprefix(STATE_PREFIX)
+            if model == key:
+                if STATE_PREFIX + key in states:
+                    continue
+                self._unprefixed.add(key)
+            self._state[model] = (float(state["alpha"]), float(state["beta"]))
         for key, (a, b) in self._state.items():
             self._write(key, a, b, refresh=False)
         self._refresh_bounds()

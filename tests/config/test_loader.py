@@ -67,6 +67,16 @@ def test_unknown_field_names_the_field_and_line() -> None:
     assert p.message == "action `info-tips`: unknown field `colour`"
 
 
+@pytest.mark.parametrize("name", ["*", "web@eu", "all channels"])
+def test_a_channel_name_that_a_model_id_could_not_hold_is_refused(name: str) -> None:
+    """Model ids are `action@channel`, and `action@*` is the pooled model's: a channel
+    named `*` (or holding `@`) would share its models' keys with another's."""
+    text = SMALL_BANK["nextbest.yaml"].replace("  email:\n", f'  "{name}":\n', 1)
+    [p] = problems({"nextbest.yaml": text})
+    assert p.file == "nextbest.yaml" and p.line == line_of(text, f'"{name}"')
+    assert p.message.startswith(f"`{name}` is not a valid name")
+
+
 def test_rule_type_mismatch_points_at_the_rule() -> None:
     text = SMALL_BANK["issues/cross-sell.yaml"].replace("income >= 30000", 'income >= "rich"')
     [p] = problems({"issues/cross-sell.yaml": text})

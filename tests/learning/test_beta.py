@@ -19,7 +19,7 @@ def test_starts_at_one_half_and_learns() -> None:
     for _ in range(8):
         models.learn_one("gold-card", "web", positive=True)
     state = models.learn_one("gold-card", "web", positive=False)
-    assert state == {"gold-card@web": {"alpha": 9.0, "beta": 2.0}}
+    assert state == {"beta/gold-card@web": {"alpha": 9.0, "beta": 2.0}}  # the store key
     assert models.posterior(ALL, "web").mean()[GOLD] == 9 / 11
     assert models.posterior(ALL, "email").mean()[GOLD] == 0.5  # other channel untouched
 
