@@ -31,8 +31,9 @@ DIRECT_MARKETING = "direct_marketing"
 #: the purpose without which a decision uses only the request's context
 PERSONALIZATION = "personalization"
 STATUSES = ("granted", "denied", "revoked")
-Traits = TypeVar("Traits", bound=Mapping[str, Any])
 OBJECTIONS = ("denied", "revoked")
+
+Traits = TypeVar("Traits", bound=Mapping[str, Any])
 
 
 @dataclass(frozen=True)

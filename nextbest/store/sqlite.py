@@ -110,7 +110,7 @@ _MERGED_AMONG = (
 # an identifier row is new (a higher rowid) when first linked; a merge moves rows in place
 _CLAIMED_AMONG = (
     "SELECT value FROM identities WHERE namespace = 'anonymous_id' AND rowid > :mark "
-    "AND customer_id NOT LIKE 'anonymous:%' AND value IN ({})"
+    "AND substr(customer_id, 1, 10) != 'anonymous:' AND value IN ({})"
 )
 
 
@@ -437,7 +437,8 @@ class SQLiteStore:
 
     def _merged_visitors(self, customer_ids: Iterable[str | None], since: int = 0) -> set[str]:
         """Those of the customers that are anonymous profiles merged into a known customer
-        (by a merge after `since`, an `identity_mark`'s merges), in the caller's write transaction."""
+        (by a merge after `since`, an `identity_mark`'s merges), in the caller's write
+        transaction."""
         visitors = [c for c in set(customer_ids) if c and is_anonymous(c)]
         if not visitors:
             return set()
