@@ -135,7 +135,8 @@ class MemoryStore:
         return IdentityMark(len(self._merges), self._links)
 
     def _merged_visitors(self, customer_ids: Iterable[str | None], since: int = 0) -> set[str]:
-        """Those of the customers merged away by a merge after `since` (an `identity_mark`'s merges)."""
+        """Those of the customers merged away by a merge after `since` (an `identity_mark`'s
+        merges)."""
         merged = {m.from_id for m in self._merges[since:] if m and m.status == "merged"}
         return {c for c in customer_ids if c in merged}
 
