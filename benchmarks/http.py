@@ -17,8 +17,8 @@ Prints requests/s and p50/p95/p99 latency for each (events also as events/s) and
 decisions' rate as a share of the baseline's measured in the same run. The machines are
 shared, and their speed drifts over the windows: so the share is also measured in
 `--rounds` pairs of short windows, baseline and decisions back to back (after the
-decisions' window, before the events'), and its median over the pairs (`decisions_vs_baseline_paired`) is what the 15 %
-target is checked against.
+decisions' window, before the events'), and its median over the pairs
+(`decisions_vs_baseline_paired`) is what the 15 % target is checked against.
 """
 
 from __future__ import annotations

@@ -14,7 +14,15 @@ from nextbest.config.compiled import CompiledConfig
 from nextbest.errors import ConflictError, NotFoundError, RequestError
 from nextbest.profile.features import rebuild as rebuild_features
 from nextbest.profile.identity import normalize as normalize_identifier
-from nextbest.store.base import EventRecord, FeatureState, FeatureUpdate, Merge, Store, is_anonymous
+from nextbest.store.base import (
+    ANONYMOUS,
+    EventRecord,
+    FeatureState,
+    FeatureUpdate,
+    Merge,
+    Store,
+    is_anonymous,
+)
 from nextbest.types import DecisionRequest
 
 
@@ -146,7 +154,7 @@ class IdentityMixin:
                 continue  # shared: it tells who is there no better than nothing
             return dataclasses.replace(request, customer_id=owner, recognized_by=namespace)
         if "anonymous_id" in given:
-            visitor = f"anonymous:{given['anonymous_id']}"
+            visitor = f"{ANONYMOUS}{given['anonymous_id']}"
             return dataclasses.replace(request, customer_id=visitor, recognized_by="anonymous_id")
         return request
 

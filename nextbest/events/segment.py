@@ -46,7 +46,7 @@ from nextbest.errors import RequestError
 from nextbest.policies.consent import withhold_traits
 from nextbest.profile.identity import TRAIT_IDENTIFIERS, normalize
 from nextbest.profile.traits import TraitError, validate_traits
-from nextbest.store.base import ConsentRecord, EventRecord
+from nextbest.store.base import ANONYMOUS, ConsentRecord, EventRecord
 from nextbest.types import check_outcome
 
 TYPES = ("identify", "track", "page", "screen", "group", "alias")  # as `Message.type`
@@ -128,7 +128,7 @@ class Message(BaseModel):
     def customer_id(self) -> str:
         if self.userId is not None:
             return str(self.userId)
-        return f"anonymous:{_anonymous(self.anonymousId)}"
+        return f"{ANONYMOUS}{_anonymous(self.anonymousId)}"
 
 
 def parse(items: list[Any], prefix: str) -> list[Message]:
