@@ -1,6 +1,6 @@
 """Load on the HTTP service: decisions and event batches, beside a trivial endpoint.
 
-    python benchmarks/http.py --json [--seconds 10] [--workers 2]
+    python benchmarks/http.py --json [--seconds 10] [--workers 2] [--selection-draws K]
 
 Starts `nextbest serve --workers N` on 127.0.0.1 with a 1,000-action library (the one of
 benchmarks/decide.py), 2,000 demo customers with marketing and personalization consent and
@@ -19,6 +19,12 @@ shared, and their speed drifts over the windows: so the share is also measured i
 `--rounds` pairs of short windows, baseline and decisions back to back (after the
 decisions' window, before the events'), and its median over the pairs
 (`decisions_vs_baseline_paired`) is what the 15 % target is checked against.
+
+`--selection-draws K` sets the library's `arbitration.selection_draws` (32, as in the demo
+bank, unless given): the Monte-Carlo redraws behind each returned action's logged
+selection probability, the largest single cost of a decision. `--selection-draws 0` shows
+what the rest of the decision costs (it then logs 1, which is wrong for Thompson sampling:
+a measurement, not a setting to run).
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ from typing import Any  # noqa: E402
 
 import httpx  # noqa: E402
 import numpy as np  # noqa: E402
+import yaml  # noqa: E402
 
 _spec = importlib.util.spec_from_file_location("decide_benchmark", HERE / "decide.py")
 assert _spec is not None and _spec.loader is not None
@@ -139,10 +146,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def prepare(folder: Path, db: str) -> str:
+def prepare(folder: Path, db: str, selection_draws: int | None = None) -> str:
     """The library, customers, warm models and an API key; returns the key."""
     folder.mkdir(parents=True, exist_ok=True)
     build_config(folder, 1000, 0)
+    if selection_draws is not None:
+        settings_file = folder / "nextbest.yaml"
+        settings = yaml.safe_load(settings_file.read_text())
+        settings["arbitration"]["selection_draws"] = selection_draws
+        settings_file.write_text(yaml.safe_dump(settings, sort_keys=False))
     config = load_config(folder)
     store = open_store(db)
     try:
@@ -202,12 +214,16 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=5, help="paired 2-s windows for the share")
+    parser.add_argument(
+        "--selection-draws", type=int, default=None, help="arbitration.selection_draws (32)"
+    )
     args = parser.parse_args()
     wrk = ensure_wrk()
     work = Path(tempfile.mkdtemp(prefix="nextbest-http-"))
     db = str(work / "bench.db")
     progress("preparing the library, customers and models")
-    key = prepare(work / "config", db)
+    key = prepare(work / "config", db, args.selection_draws)
+    draws = load_config(work / "config").arbitration.selection_draws
     port = free_port()
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
     server = subprocess.Popen(
@@ -256,6 +272,7 @@ def main() -> None:
         "workers": args.workers,
         "connections": args.connections,
         "seconds": args.seconds,
+        "selection_draws": draws,
         "baseline": baseline,
         "decisions": decisions,
         "events": events,
