@@ -146,8 +146,8 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def prepare(folder: Path, db: str, selection_draws: int | None = None) -> str:
-    """The library, customers, warm models and an API key; returns the key."""
+def write_library(folder: Path, selection_draws: int | None = None) -> None:
+    """The 1,000-action library in `folder`; `selection_draws` replaces the bank's."""
     folder.mkdir(parents=True, exist_ok=True)
     build_config(folder, 1000, 0)
     if selection_draws is not None:
@@ -155,6 +155,11 @@ def prepare(folder: Path, db: str, selection_draws: int | None = None) -> str:
         settings = yaml.safe_load(settings_file.read_text())
         settings["arbitration"]["selection_draws"] = selection_draws
         settings_file.write_text(yaml.safe_dump(settings, sort_keys=False))
+
+
+def prepare(folder: Path, db: str, selection_draws: int | None = None) -> str:
+    """The library, customers, warm models and an API key; returns the key."""
+    write_library(folder, selection_draws)
     config = load_config(folder)
     store = open_store(db)
     try:

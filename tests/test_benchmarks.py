@@ -27,6 +27,19 @@ def test_the_decision_benchmark_library_compiles(tmp_path: Path) -> None:
     assert config.n_actions == 100
 
 
+def test_the_http_benchmark_sets_the_selection_draws_it_is_given(tmp_path: Path) -> None:
+    spec = importlib.util.spec_from_file_location("http_benchmark", BENCHMARKS / "http.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.write_library(tmp_path / "bank", None)
+    module.write_library(tmp_path / "fewer", 8)
+    bank, fewer = load_config(tmp_path / "bank"), load_config(tmp_path / "fewer")
+    assert bank.arbitration.selection_draws == 32  # the demo bank's
+    assert fewer.arbitration.selection_draws == 8
+    assert fewer.n_actions == bank.n_actions == 1000
+
+
 @pytest.mark.parametrize("script", ["decide.py", "ingest.py", "http.py", "learning.py"])
 def test_each_benchmark_starts_as_documented(script: str, tmp_path: Path) -> None:
     """`python benchmarks/X.py` puts the folder first on the import path, where http.py
