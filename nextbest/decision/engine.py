@@ -23,7 +23,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -90,6 +90,15 @@ STALE_RETRIES = 3
 
 def default_config_dir() -> Path:
     return DEMO_CONFIG
+
+
+class Recorded(NamedTuple):
+    """What `Engine.record_events` stored: whether each record was new (by messageId), and
+    how many records' traits it withheld because they went to a customer other than the
+    one they were resolved to, whose consent withholds them."""
+
+    new: list[bool]
+    traits_withheld: int
 
 
 class Engine(IdentityMixin):
@@ -383,7 +392,7 @@ class Engine(IdentityMixin):
         *,
         seen: IdentityMark | None = None,
         consents: Sequence[ConsentRecord] = (),
-    ) -> list[bool]:
+    ) -> Recorded:
         """Link the (namespace, value, customer) identifiers, store ingested events (new
         ones only, by messageId), merge their traits and update the customers' real-time
         features, in one transaction; then run the event triggers the new events meet
@@ -393,10 +402,12 @@ class Engine(IdentityMixin):
         resolved. A visitor another process merged into a known customer since (or, new to
         the store, identified since) gets its records, links and (given as `consents`,
         already added) consent records moved to that customer, as if resolved after the
-        merge (up to `STALE_RETRIES` times)."""
+        merge (up to `STALE_RETRIES` times), their traits checked again against that
+        customer's consent."""
         with self._lock:
             config = self.config
             links = self._normalized_links(identities)
+            withheld = 0
             for attempt in range(STALE_RETRIES + 1):
                 states: dict[str, FeatureState] = {}  # the batch's customers', as derived
                 derive = self._feature_update(config, states) if config.features else None
@@ -425,13 +436,13 @@ class Engine(IdentityMixin):
                     ]
                     self.add_consents(consents)  # before the events, as the first time
                     # the traits now go to the customer: theirs is the consent that counts
-                    withhold_traits(config.purposes, self.store.consent_ledger, records)
+                    withheld += withhold_traits(config.purposes, self.store.consent_ledger, records)
                     continue
                 break
             if config.triggers:
                 fresh = [r for (r, _), is_new in zip(records, new, strict=True) if is_new]
                 triggers.fire(self, fresh, states if config.features else None)
-            return new
+            return Recorded(new, withheld)
 
     def _merged_into(self, visitors: set[str]) -> dict[str, str]:
         """The known customer each anonymous profile's records go to now: the one it is

@@ -223,7 +223,7 @@ def ingest(engine: Any, messages: list[Message], prefix: str = "") -> dict[str, 
         records = [records[i] for i in kept]
     links = _identity_links(engine, messages, records)
     withheld, ledger = _apply_consents(engine, messages, records)
-    new = engine.record_events(records, links, seen=seen, consents=ledger)
+    new, withheld_later = engine.record_events(records, links, seen=seen, consents=ledger)
     reported = False
     for (record, _), message, fresh in zip(records, messages, new, strict=True):
         outcome = _outcome(message)
@@ -244,7 +244,7 @@ def ingest(engine: Any, messages: list[Message], prefix: str = "") -> dict[str, 
         "new": sum(new),
         "duplicates": len(records) - sum(new),
         "dropped_suppressed": dropped,
-        "traits_withheld": withheld,
+        "traits_withheld": withheld + withheld_later,
     }
 
 

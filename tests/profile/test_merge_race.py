@@ -119,6 +119,7 @@ def test_traits_redirected_to_the_customer_follow_the_customers_consent(tmp_path
         assert {e.message_id for e in first.store.customer_events("c3", 10)} >= {"i-2"}
         profile = first.store.get_profile("c3")
         assert profile is not None and "income" not in profile
+        assert answer["traits_withheld"] == 1  # the answer says so, as for any customer
     finally:
         first.close()
         second.close()
