@@ -330,10 +330,22 @@ class Engine(IdentityMixin):
             self.store.count_dropped(digest(customer_id), n)
 
     def export_subject(self, customer_id: str) -> dict[str, Any]:
-        """Everything every store holds about the customer (GDPR Art. 15 and 20)."""
+        """Everything every store holds about the customer (GDPR Art. 15 and 20), and in
+        `merged_visitors` what is still stored under each anonymous profile merged into
+        theirs (a merge moves no consent records): theirs too, erased with them."""
         with self._lock:
             data = self.store.subject_data(customer_id)
-        return {"customer_id": customer_id, "suppressed": self.is_suppressed(customer_id), **data}
+            visitors = {
+                m.from_id: self.store.subject_data(m.from_id)
+                for m in self.store.merges(customer_id)
+                if m.into_id == customer_id and m.status == "merged"
+            }
+        return {
+            "customer_id": customer_id,
+            "suppressed": self.is_suppressed(customer_id),
+            **data,
+            "merged_visitors": visitors,
+        }
 
     def regulate(self, kind: str, customer_ids: list[str]) -> Regulation:
         """Run a data-subject regulation (see nextbest.privacy) and return its record."""

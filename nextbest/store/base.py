@@ -611,7 +611,9 @@ class SubjectStore(Protocol):
     def erase_subject(self, customer_id: str) -> dict[str, int]:
         """Delete everything stored about the customer from every table, in one
         transaction, leaving no trace in the file (SQLite: secure delete, then the WAL is
-        checkpointed); rows removed per table."""
+        checkpointed); rows removed per table. What is still stored under an anonymous
+        profile merged into the customer (a write that raced the merge, say) is theirs and
+        goes too; a merge undone gave the visitor back its own data, which stays."""
         ...
 
     def set_suppressed(self, digests: Sequence[str], regulation_id: str, ts: float) -> None:

@@ -668,6 +668,24 @@ class MemoryStore:
         }
 
     def erase_subject(self, customer_id: str) -> dict[str, int]:
+        merged_away = {
+            m.from_id
+            for m in self._merges
+            if m and m.into_id == customer_id and m.status == "merged"
+        }
+        counts = self._erase_rows(customer_id)
+        mine = [m for m in self._merges if m and customer_id in (m.from_id, m.into_id)]
+        counts["merges"] = len(mine)
+        for m in mine:  # the journal holds the profiles' traits: it goes too
+            self._merges[m.merge_id - 1] = None
+            self._journals[m.merge_id - 1] = {}
+        for visitor in merged_away:
+            for table, n in self._erase_rows(visitor).items():
+                counts[table] += n
+        return counts
+
+    def _erase_rows(self, customer_id: str) -> dict[str, int]:
+        """`erase_subject` but for the merge journal."""
         decisions = [k for k, d in self._decisions.items() if d.customer_id == customer_id]
         events = [k for k, e in self._events.items() if e.customer_id == customer_id]
         history = self._history.pop(customer_id, [])
@@ -690,11 +708,6 @@ class MemoryStore:
         self._linked = {k: n for k, n in self._linked.items() if k in kept}
         for claims in self._claims.values():
             claims.pop(customer_id, None)
-        mine = [m for m in self._merges if m and customer_id in (m.from_id, m.into_id)]
-        counts["merges"] = len(mine)
-        for m in mine:  # the journal holds the profiles' traits: it goes too
-            self._merges[m.merge_id - 1] = None
-            self._journals[m.merge_id - 1] = {}
         for k in decisions:
             del self._decisions[k]
         for k in events:

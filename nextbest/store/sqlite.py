@@ -104,6 +104,23 @@ _INTERACTIONS_SINCE = "SELECT DISTINCT customer_id FROM interactions WHERE id > 
 _LAST_FIRED = "SELECT max(created_ts) FROM outbox WHERE customer_id = :c AND trigger_id = :t"
 #: the suppressed among up to 500 digests: a search of the primary key's index each
 _SUPPRESSED = "SELECT digest FROM suppressions WHERE digest IN ({})"
+#: (table, rows of subject `:c`) that `erase_subject` deletes, in this order
+_ERASED_ROWS = (
+    ("decision_actions",
+     "decision_id IN (SELECT decision_id FROM decisions WHERE customer_id = :c)"),
+    ("decisions", "customer_id = :c"),
+    ("interactions", "customer_id = :c"),
+    ("events", "customer_id = :c"),
+    ("profiles", "customer_id = :c"),
+    ("consents", "customer_id = :c"),
+    ("permissions", "customer_id = :c"),
+    ("feature_state", "customer_id = :c"),
+    ("outbox", "customer_id = :c"),
+    ("identities", "customer_id = :c"),
+    ("identity_claims", "customer_id = :c"),
+    # the journal holds the profiles' traits: it goes too
+    ("merges", "from_id = :c OR into_id = :c"),
+)  # fmt: skip
 _MERGED_AMONG = (
     "SELECT from_id FROM merges WHERE status = 'merged' AND merge_id > :mark AND from_id IN ({})"
 )
@@ -1426,26 +1443,21 @@ class SQLiteStore:
         }
 
     def erase_subject(self, customer_id: str) -> dict[str, int]:
-        counts: dict[str, int] = {}
+        counts: dict[str, int] = dict.fromkeys((t for t, _ in _ERASED_ROWS), 0)
         with self._writing():
-            for table, where in (
-                ("decision_actions",
-                 "decision_id IN (SELECT decision_id FROM decisions WHERE customer_id = :c)"),
-                ("decisions", "customer_id = :c"),
-                ("interactions", "customer_id = :c"),
-                ("events", "customer_id = :c"),
-                ("profiles", "customer_id = :c"),
-                ("consents", "customer_id = :c"),
-                ("permissions", "customer_id = :c"),
-                ("feature_state", "customer_id = :c"),
-                ("outbox", "customer_id = :c"),
-                ("identities", "customer_id = :c"),
-                ("identity_claims", "customer_id = :c"),
-                # the journal holds the profiles' traits: it goes too
-                ("merges", "from_id = :c OR into_id = :c"),
-            ):  # fmt: skip
-                cursor = self._raw.execute(f"DELETE FROM {table} WHERE {where}", {"c": customer_id})
-                counts[table] = cursor.rowcount
+            merged_away = [
+                r[0]
+                for r in self._raw.execute(
+                    "SELECT DISTINCT from_id FROM merges WHERE into_id = :c AND status = 'merged'",
+                    {"c": customer_id},
+                )
+            ]
+            for subject in (customer_id, *merged_away):
+                for table, where in _ERASED_ROWS:
+                    if table == "merges" and subject != customer_id:
+                        continue  # its merge into the customer went with the customer's
+                    cursor = self._raw.execute(f"DELETE FROM {table} WHERE {where}", {"c": subject})
+                    counts[table] += cursor.rowcount
         # secure_delete zeroed the rows in the pages the WAL now holds; copying them back
         # and truncating the WAL leaves the old contents nowhere. A checkpoint the
         # checkpointer thread or a reader holds up answers busy: try again, a while

@@ -52,6 +52,9 @@ def seed(client: httpx.Client, who: str) -> dict[str, Any]:
     visit = [{"type": "identify", "anonymousId": cookie, "traits": {"first_name": alias}},
              {"type": "page", "anonymousId": cookie, "name": "Cards"}]  # fmt: skip
     assert client.post("/v1/batch", json={"batch": visit}).status_code == 200
+    # the visitor's cookie-banner choice: a merge leaves it under the visitor's id
+    banner = {"purpose": "marketing", "status": "granted", "source": "cookie banner"}
+    assert client.post(f"/v1/profiles/anonymous:{cookie}/consents", json=banner).status_code == 200
     message = {
         "type": "identify", "userId": who, "anonymousId": cookie, "messageId": f"{who}-1",
         "traits": {"first_name": name, "email": email, "age": 40, "income": 60000,
@@ -84,6 +87,8 @@ def test_export_gathers_every_store(api: Any) -> None:
     assert {r["outcome"] for r in export["history"]} == {"accepted"}
     assert export["features"]["logins_1d"]  # the feature state
     assert export["suppressed"] is False
+    visitor = export["merged_visitors"][f"anonymous:{SEEDED[3]}"]
+    assert [r["source"] for r in visitor["consents"]] == ["cookie banner"]
 
 
 def test_suppress_with_delete_leaves_no_seeded_byte_and_drops_later_events(api: Any) -> None:
@@ -104,7 +109,16 @@ def test_suppress_with_delete_leaves_no_seeded_byte_and_drops_later_events(api: 
     export = client.get("/v1/subjects/x1/export").json()
     assert export["suppressed"] is True
     assert not any(
-        export[k] for k in ("profile", "consents", "events", "decisions", "history", "merges")
+        export[k]
+        for k in (
+            "profile",
+            "consents",
+            "events",
+            "decisions",
+            "history",
+            "merges",
+            "merged_visitors",
+        )
     )
     assert client.get("/v1/profiles/x2").json()["traits"]["first_name"] == "Other"
     # later events are dropped and counted; decisions treat the subject as anonymous

@@ -348,3 +348,39 @@ def test_events_for_a_new_visitor_claimed_since_the_mark_are_refused_whole(store
     store.link_identifiers([("anonymous_id", "v6", "c6")], 13.0)
     assert store.identity_mark().links == moved.links
     assert store.record_events(batch, 12.0, seen=store.identity_mark()) == [True, True]
+
+
+def test_erasing_a_customer_erases_what_is_left_under_the_visitors_merged_into_them(
+    store: Store,
+) -> None:
+    """A merge moves a visitor's events and history to the customer, not its consent
+    records, and a write racing the merge can still land under the visitor's id: all of
+    it is the customer's, and goes with them. A visitor whose merge was undone has its own
+    data back, which stays; so does an unrelated visitor's."""
+
+    def visit(message_id: str, customer_id: str, aid: str) -> tuple[EventRecord, None]:
+        return EventRecord(message_id, "page", customer_id, aid, "Home", 10.0, 10.0, {}), None
+
+    for aid in ("v1", "v2", "v3"):
+        anon = f"anonymous:{aid}"
+        store.record_events(
+            [visit(f"e-{aid}", anon, aid)], 10.0, identities=[("anonymous_id", aid, anon)]
+        )
+        store.set_consents([(anon, "marketing", "granted", 10.0)])
+    store.link_identifiers([("anonymous_id", "v1", "c1")], 11.0)  # merges anonymous:v1
+    store.link_identifiers([("anonymous_id", "v2", "c1")], 11.0)
+    undone = next(m for m in store.merges("c1") if m.from_id == "anonymous:v2")
+    assert store.unmerge(undone.merge_id, 12.0, None) is not None
+    # what a write that resolved the visitor before the merge leaves under its id
+    store.record_events([visit("late", "anonymous:v1", "v1")], 13.0)
+    assert store.consent_ledger("anonymous:v1") and store.customer_events("anonymous:v1", 10)
+
+    counts = store.erase_subject("c1")
+
+    assert store.consent_ledger("anonymous:v1") == []
+    assert store.customer_events("anonymous:v1", 10) == []
+    assert store.customer_events("c1", 10) == [] and store.merges("c1") == []
+    assert counts["consents"] == 1 and counts["events"] == 2  # e-v1 (moved) and late
+    for kept in ("anonymous:v2", "anonymous:v3"):
+        assert len(store.consent_ledger(kept)) == 1
+        assert len(store.customer_events(kept, 10)) == 1
