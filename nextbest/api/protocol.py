@@ -54,5 +54,20 @@ class CoalescingTransport:
 
 
 class CoalescingProtocol(HttpToolsProtocol):
+    """Also drains (see `nextbest.api.serve`): once told to, it answers each further
+    request on the connection with `Connection: close` and then closes it."""
+
+    draining = False
+
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(cast(asyncio.Transport, CoalescingTransport(transport)))
+
+    def on_headers_complete(self) -> None:
+        super().on_headers_complete()
+        if self.draining:
+            self.cycle.keep_alive = False
+
+    def drain(self) -> None:
+        self.draining = True
+        if self.cycle is not None and not self.cycle.response_complete:
+            self.cycle.keep_alive = False

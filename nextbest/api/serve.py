@@ -13,6 +13,12 @@ learner, in the order of the interaction log, and no worker's save overwrites an
 Worker 0 also runs the outbox every 0.5 s (`Engine.run_outbox`): a trigger's message that
 waited for quiet hours goes out when they end, without a cron job.
 
+On SIGTERM a worker stops accepting at once, but drains for up to `DRAIN_SECONDS` before
+uvicorn's own shutdown closes the connections still open: the next request on each gets
+its answer with `Connection: close`, where uvicorn alone would close an idle keep-alive
+connection under a request the client was already sending (the client cannot tell whether
+it was processed). A client that sends nothing in the drain meets the same race as before.
+
 A configuration reload reaches one worker; it records the activation in the store, and
 every 0.5 s each worker takes the newest activation it has not seen
 (`Engine.follow_config`), so all of them run the reloaded version within about a second.
@@ -25,6 +31,7 @@ workers, and the other idled.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import multiprocessing
 import multiprocessing.connection
@@ -51,6 +58,25 @@ BACKLOG = 2048
 CATCH_UP_SECONDS = 0.5
 #: how often the other workers look for newer saved models
 REFRESH_SECONDS = 5.0
+#: how long a stopping worker keeps answering its open connections (each closed after
+#: its next answer)
+DRAIN_SECONDS = 0.5
+
+
+class _DrainingServer(uvicorn.Server):
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        for server in self.servers:  # no new connections, as uvicorn's shutdown begins
+            server.close()
+        for sock in sockets or []:
+            sock.close()
+        for connection in list(self.server_state.connections):
+            if isinstance(connection, CoalescingProtocol):
+                connection.drain()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + DRAIN_SECONDS
+        while self.server_state.connections and loop.time() < deadline and not self.force_exit:
+            await asyncio.sleep(0.02)
+        await super().shutdown(sockets)  # closes what is left, waits for running requests
 
 
 class _Upkeep(threading.Thread):
@@ -112,7 +138,7 @@ def _worker(
     # unclosed (its WAL not checkpointed back). A handler that does nothing lets it return.
     signal.signal(signal.SIGTERM, lambda signum, frame: None)
     try:
-        server = uvicorn.Server(
+        server = _DrainingServer(
             uvicorn.Config(
                 create_app(engine, config_dir), log_level="warning", http=CoalescingProtocol
             )

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import http.client
+import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -56,3 +60,43 @@ def test_serve_answers_on_its_port_and_keeps_what_it_acknowledged(tmp_path: Path
         assert store.get_decision(decision["decision_id"]) is not None
     finally:
         store.close()
+
+
+def test_a_stopping_server_answers_a_kept_connection_once_more_and_closes_it(
+    tmp_path: Path,
+) -> None:
+    """SIGTERM stops the listening socket at once but keeps an open connection for a short
+    drain: the client's next request there gets its answer, with `Connection: close`,
+    instead of a connection closed under it (a rolling restart loses no request a client
+    already sent)."""
+    port = free_port()
+    db = tmp_path / "served.db"
+    command = [sys.executable, "-m", "nextbest.cli", "serve", "--db", str(db), "--port", str(port)]
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_until_serving(f"http://127.0.0.1:{port}", server, 30)
+        kept = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        kept.request("GET", "/healthz")
+        first = kept.getresponse()
+        first.read()
+        assert first.status == 200 and first.getheader("connection") != "close"
+        server.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while True:  # until the server no longer accepts: its shutdown has begun
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            except OSError:
+                break
+            assert time.monotonic() < deadline, "the server kept accepting"
+            time.sleep(0.01)
+        kept.request("GET", "/healthz")
+        last = kept.getresponse()
+        last.read()
+        assert last.status == 200
+        assert last.getheader("connection") == "close"
+        kept.close()
+    finally:
+        if server.poll() is None:
+            server.terminate()
+        status = server.wait(timeout=10)
+    assert status == 0
