@@ -685,7 +685,7 @@ class MemoryStore:
         return counts
 
     def _erase_rows(self, customer_id: str) -> dict[str, int]:
-        """`erase_subject` but for the merge journal."""
+        """One subject's rows in every table but the merge journal; rows removed per table."""
         decisions = [k for k, d in self._decisions.items() if d.customer_id == customer_id]
         events = [k for k, e in self._events.items() if e.customer_id == customer_id]
         history = self._history.pop(customer_id, [])
