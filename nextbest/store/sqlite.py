@@ -127,7 +127,7 @@ _MERGED_AMONG = (
 # an identifier row is new (a higher rowid) when first linked; a merge moves rows in place
 _CLAIMED_AMONG = (
     "SELECT value FROM identities WHERE namespace = 'anonymous_id' AND rowid > :mark "
-    "AND substr(customer_id, 1, 10) != 'anonymous:' AND value IN ({})"
+    f"AND substr(customer_id, 1, {len(ANONYMOUS)}) != '{ANONYMOUS}' AND value IN ({{}})"
 )
 
 
